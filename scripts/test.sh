@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Every test of the project, from a clean clone on a fresh Debian machine:
+#   bootstrap (Debian packages, pinned venv) -> Docker engine -> cached test-host images ->
+#   yamllint, ansible-lint (production profile) -> pytest -> every molecule scenario.
+# Environment: MOLECULE_SCENARIOS="a b" runs only those scenarios; SKIP_MOLECULE=1 skips them.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+start=$(date +%s)
+stamp() { echo "== [$(( $(date +%s) - start ))s] $*"; }
+
+stamp "bootstrap"
+. scripts/bootstrap.sh
+tests/testbed/ensure-docker.sh
+stamp "test-host images"
+tests/testbed/build-host-image.sh trixie bookworm
+
+stamp "yamllint"
+yamllint -s .
+stamp "ansible-lint (production profile)"
+ansible-lint -q
+
+stamp "pytest"
+pytest -q tests
+
+if [ "${SKIP_MOLECULE:-0}" != 1 ]; then
+  passed=0; failed=0; failed_names=()
+  scenarios=${MOLECULE_SCENARIOS:-$(cd molecule && ls -d */ | tr -d / | sort)}
+  for s in $scenarios; do
+    distros=trixie
+    [ -f "molecule/$s/distros" ] && distros=$(cat "molecule/$s/distros")
+    for d in $distros; do
+      stamp "molecule $s ($d)"
+      if tests/testbed/run-molecule.sh "$s" "$d"; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_names+=("$s/$d"); fi
+    done
+  done
+  stamp "molecule done"
+  [ $failed -eq 0 ] || echo "failed scenarios: ${failed_names[*]}"
+  echo "molecule: $passed passed, $failed failed"
+  [ $failed -eq 0 ]
+fi
+stamp "all tests passed"

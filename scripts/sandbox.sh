@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The main job on the local sandbox: the whole deployment end to end on this one machine.
+#
+#   AWS       -> a moto server on 127.0.0.1 (stand-in for AWS); `runner.py provision` creates the bucket,
+#                IAM roles, security group, EC2 instance and data volume there.
+#   EC2 host  -> a systemd container "cvat-sandbox" (Debian 13), reached with the docker connection plugin.
+#   EBS       -> a loop device passed in as /dev/nvme1n1, linked under the volume id moto gave the data volume,
+#                exactly as udev links a Nitro EBS volume.
+#   deploy    -> `runner.py deploy -i inventories/sandbox` (playbooks/site.yml: data_volume, docker, cvat,
+#                cvat_serverless, cvat_seed).
+#
+# What this machine cannot reach is replaced, and said so: container registries (CVAT's images are replaced by
+# stand-in images built locally and tagged as the real ones: the stack's lifecycle runs, CVAT itself does not),
+# GitHub (nuctl and function sources come from a local stand-in), AWS (moto).
+#
+# The sandbox's data volume file is kept between runs (never destroyed implicitly); remove it with
+#   scripts/sandbox.sh --destroy
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+NAME=cvat-sandbox
+MOTO_PORT=${SANDBOX_MOTO_PORT:-5055}
+STATE=${SANDBOX_STATE_DIR:-$root/.cache/sandbox}
+mkdir -p "$STATE"
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+. scripts/bootstrap.sh
+if [ "${1:-}" = "--destroy" ]; then
+  docker rm -f "$NAME" >/dev/null 2>&1 || true
+  [ -f "$STATE/moto.pid" ] && kill "$(cat "$STATE/moto.pid")" 2>/dev/null || true
+  TESTBED_EBS_DIR="$STATE" tests/testbed/ebs-volume.sh destroy sandbox-data
+  rm -rf "$STATE"; echo "sandbox destroyed (data volume file deleted)"; exit 0
+fi
+tests/testbed/ensure-docker.sh
+
+say "AWS stand-in: moto on 127.0.0.1:$MOTO_PORT (no AWS account is reachable from here)"
+if ! curl -sf "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1; then
+  nohup moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE/moto.log" 2>&1 &
+  echo $! > "$STATE/moto.pid"
+  for _ in $(seq 1 30); do curl -sf "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1 && break; sleep 0.5; done
+fi
+export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1
+export AWS_URL="http://127.0.0.1:$MOTO_PORT" AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+export SANDBOX_MOTO_URL="http://127.0.0.1:$MOTO_PORT"
+
+if [ -f playbooks/provision.yml ]; then
+  say "provision (runner.py provision) against moto"
+  ./runner.py provision -i inventories/sandbox -e "aws_infra_endpoint_url=$AWS_URL" -e "aws_infra_outputs_file=$STATE/aws_outputs.yml"
+fi
+vol_id=$(python3 - "$STATE/aws_outputs.yml" <<'PY' 2>/dev/null || true
+import sys, yaml
+try:
+    print((yaml.safe_load(open(sys.argv[1])) or {}).get("data_volume_id", ""))
+except OSError:
+    print("")
+PY
+)
+[ -n "$vol_id" ] || vol_id=$(cat "$STATE/volume_id" 2>/dev/null || echo "vol-0$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')")
+echo "$vol_id" > "$STATE/volume_id"
+
+say "EBS data volume $vol_id: loop device (kept between runs)"
+file="$STATE/sandbox-data.img"
+dev=$(losetup -j "$file" -O NAME -n 2>/dev/null | head -1 || true)
+if [ -z "$dev" ]; then
+  [ -f "$file" ] || truncate -s "${SANDBOX_VOLUME_SIZE:-60G}" "$file"
+  dev=$(losetup -f --show "$file")
+fi
+echo "$file on $dev"
+
+say "EC2 host stand-in: systemd container $NAME"
+image=$(tests/testbed/build-host-image.sh trixie | awk '{print $2}')
+if ! docker inspect "$NAME" >/dev/null 2>&1; then
+  docker run -d --name "$NAME" --hostname "$NAME" \
+    --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add MKNOD --cap-add SYS_PTRACE \
+    --security-opt seccomp=unconfined --security-opt apparmor=unconfined --cgroupns=host \
+    -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+    --device "$dev:/dev/nvme1n1" -p 127.0.0.1:${SANDBOX_HTTP_PORT:-8080}:80 "$image" /sbin/init >/dev/null
+fi
+docker start "$NAME" >/dev/null
+serial=${vol_id//-/}
+docker exec "$NAME" sh -c "mkdir -p /dev/disk/by-id && ln -sfn ../../nvme1n1 /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$serial"
+echo "linked /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$serial -> /dev/nvme1n1 (udev stand-in)"
+
+if [ -x tests/standin_images/build.sh ]; then
+  say "container images: registries are unreachable; building STAND-IN images inside $NAME (not CVAT)"
+  tests/standin_images/build.sh "$NAME" || echo "stand-in images will be built after Docker is installed"
+fi
+
+say "deploy (runner.py deploy -i inventories/sandbox)"
+./runner.py deploy -i inventories/sandbox -e "data_volume_id=$vol_id" "$@"
+say "sandbox ready: CVAT stand-in stack at http://127.0.0.1:${SANDBOX_HTTP_PORT:-8080}/ (host header localhost)"

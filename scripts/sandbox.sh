@@ -27,7 +27,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 . scripts/bootstrap.sh
 if [ "${1:-}" = "--destroy" ]; then
   docker rm -f "$NAME" >/dev/null 2>&1 || true
-  [ -f "$STATE/moto.pid" ] && kill "$(cat "$STATE/moto.pid")" 2>/dev/null || true
+  for p in moto cvat-standin; do [ -f "$STATE/$p.pid" ] && kill "$(cat "$STATE/$p.pid")" 2>/dev/null || true; done
   TESTBED_EBS_DIR="$STATE" tests/testbed/ebs-volume.sh destroy sandbox-data
   rm -rf "$STATE"; echo "sandbox destroyed (data volume file deleted)"; exit 0
 fi
@@ -35,18 +35,18 @@ tests/testbed/ensure-docker.sh
 
 say "AWS stand-in: moto on 127.0.0.1:$MOTO_PORT (no AWS account is reachable from here)"
 if ! curl -sf "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1; then
-  nohup moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE/moto.log" 2>&1 &
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE/moto.log" 2>&1 &
   echo $! > "$STATE/moto.pid"
   for _ in $(seq 1 30); do curl -sf "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1 && break; sleep 0.5; done
 fi
-export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1
+export AWS_ACCESS_KEY_ID=AKIAMOTOSANDBOXFAKE AWS_SECRET_ACCESS_KEY=moto-sandbox-fake-secret-0000 AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1
 export AWS_URL="http://127.0.0.1:$MOTO_PORT" AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
 export SANDBOX_MOTO_URL="http://127.0.0.1:$MOTO_PORT"
 
-if [ -f playbooks/provision.yml ]; then
-  say "provision (runner.py provision) against moto"
-  ./runner.py provision -i inventories/sandbox -e "aws_infra_endpoint_url=$AWS_URL" -e "aws_infra_outputs_file=$STATE/aws_outputs.yml"
-fi
+python3 tests/testbed/moto-seed.py "$AWS_URL" eu-west-1 cvat-sandbox-vault
+
+say "provision (runner.py provision -i inventories/sandbox) against moto"
+./runner.py provision -i inventories/sandbox -e "aws_infra_outputs_file=$STATE/aws_outputs.yml"
 vol_id=$(python3 - "$STATE/aws_outputs.yml" <<'PY' 2>/dev/null || true
 import sys, yaml
 try:
@@ -74,18 +74,38 @@ if ! docker inspect "$NAME" >/dev/null 2>&1; then
     --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add MKNOD --cap-add SYS_PTRACE \
     --security-opt seccomp=unconfined --security-opt apparmor=unconfined --cgroupns=host \
     -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
-    --device "$dev:/dev/nvme1n1" -p 127.0.0.1:${SANDBOX_HTTP_PORT:-8080}:80 "$image" /sbin/init >/dev/null
+    --device "$dev:/dev/nvme1n1" -p 127.0.0.1:${SANDBOX_HTTP_PORT:-8080}:8080 "$image" /sbin/init >/dev/null
 fi
 docker start "$NAME" >/dev/null
 serial=${vol_id//-/}
 docker exec "$NAME" sh -c "mkdir -p /dev/disk/by-id && ln -sfn ../../nvme1n1 /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$serial"
 echo "linked /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$serial -> /dev/nvme1n1 (udev stand-in)"
 
-if [ -x tests/standin_images/build.sh ]; then
-  say "container images: registries are unreachable; building STAND-IN images inside $NAME (not CVAT)"
-  tests/standin_images/build.sh "$NAME" || echo "stand-in images will be built after Docker is installed"
+say "host: data volume and Docker (runner.py run host)"
+./runner.py run host -i inventories/sandbox -e "data_volume_id=$vol_id"
+
+say "container images: no registry is reachable; building STAND-IN images inside $NAME (they are not CVAT)"
+ANSIBLE_CONFIG="$root/ansible.cfg" ansible-playbook -i inventories/sandbox tests/testbed/standin-images.yml -e "data_volume_id=$vol_id"
+
+say "CVAT API stand-in on 127.0.0.1 for the seed role (CVAT's server cannot run here: no images)"
+api_port=${SANDBOX_CVAT_API_PORT:-5056}
+if ! curl -sf "http://127.0.0.1:$api_port/api/server/health/" >/dev/null 2>&1; then
+  nohup python3 tests/cvat_standin/server.py --port "$api_port" --admin admin --password "sandbox-admin" \
+    --s3-endpoint "$AWS_URL" >"$STATE/cvat-standin.log" 2>&1 &
+  echo $! > "$STATE/cvat-standin.pid"
+  for _ in $(seq 1 30); do curl -sf "http://127.0.0.1:$api_port/api/server/health/" >/dev/null 2>&1 && break; sleep 0.5; done
 fi
+export SANDBOX_CVAT_API_URL="http://127.0.0.1:$api_port"
+# inventory facts from provisioning (what aws_ec2.yml composes from the instance tags in production)
+python3 - "$STATE/aws_outputs.yml" "$STATE/deploy-vars.yml" <<'PY'
+import sys, yaml
+o = yaml.safe_load(open(sys.argv[1]))
+yaml.safe_dump({"data_volume_id": o["data_volume_id"], "cvat_seed_bucket": o["bucket"],
+                "cvat_seed_storage_role_arn": o["storage_role_arn"],
+                # the stand-in's admin password (not a secret: it exists only in this sandbox)
+                "cvat_seed_admin_password": "sandbox-admin"}, open(sys.argv[2], "w"))
+PY
 
 say "deploy (runner.py deploy -i inventories/sandbox)"
-./runner.py deploy -i inventories/sandbox -e "data_volume_id=$vol_id" "$@"
+./runner.py deploy -i inventories/sandbox -e "@$STATE/deploy-vars.yml" "$@"
 say "sandbox ready: CVAT stand-in stack at http://127.0.0.1:${SANDBOX_HTTP_PORT:-8080}/ (host header localhost)"

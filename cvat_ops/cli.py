@@ -464,6 +464,11 @@ def execute(spec: RunSpec, out: TextIO | None = None, err: TextIO | None = None,
     if result is not None:
         code = EXIT_INTERRUPTED if status == "canceled" else exit_code_for(renderer.recap(), rc, status)
     recap = renderer.recap()
+    # a deployment that matched no host did nothing: never report that as success (an empty aws_ec2 inventory,
+    # a wrong --limit); ansible-playbook itself exits 0 there
+    no_hosts = code == EXIT_OK and not recap and spec.command in ("deploy", "check")
+    if no_hosts:
+        code = EXIT_HOST_FAILED
     if spec.json_mode:
         write(json.dumps(redactor.redact_obj({
             "type": "summary", "exit_code": code, "rc": rc, "status": status, "recap": recap,
@@ -476,7 +481,9 @@ def execute(spec: RunSpec, out: TextIO | None = None, err: TextIO | None = None,
         for line in renderer.render_recap() + renderer.render_custom_stats():
             write(line)
         write("")
-        verdict = {EXIT_OK: "ok", EXIT_HOST_FAILED: f"host failures: {', '.join(renderer.failed_hosts())}",
+        verdict = {EXIT_OK: "ok", EXIT_HOST_FAILED: ("no hosts matched the inventory and --limit: nothing was deployed"
+                                                     if no_hosts else
+                                                     f"host failures: {', '.join(renderer.failed_hosts())}"),
                    EXIT_INTERNAL: f"ansible/runner error (rc={rc}, status={status}); see {artifact_path}/stdout",
                    EXIT_INTERRUPTED: "interrupted"}[code]
         write(f"result: {verdict} (exit {code}) in {duration}s; artifacts: {artifact_path}")

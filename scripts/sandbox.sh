@@ -47,16 +47,8 @@ python3 tests/testbed/moto-seed.py "$AWS_URL" eu-west-1 cvat-sandbox-vault
 
 say "provision (runner.py provision -i inventories/sandbox) against moto"
 ./runner.py provision -i inventories/sandbox -e "aws_infra_outputs_file=$STATE/aws_outputs.yml"
-vol_id=$(python3 - "$STATE/aws_outputs.yml" <<'PY' 2>/dev/null || true
-import sys, yaml
-try:
-    print((yaml.safe_load(open(sys.argv[1])) or {}).get("data_volume_id", ""))
-except OSError:
-    print("")
-PY
-)
-[ -n "$vol_id" ] || vol_id=$(cat "$STATE/volume_id" 2>/dev/null || echo "vol-0$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')")
-echo "$vol_id" > "$STATE/volume_id"
+vol_id=$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data_volume_id"])' "$STATE/aws_outputs.yml")
+[[ "$vol_id" =~ ^vol-[0-9a-f]{8,17}$ ]] || { echo "sandbox: provisioning gave no data volume id ($vol_id)" >&2; exit 1; }
 
 say "EBS data volume $vol_id: loop device (kept between runs)"
 file="$STATE/sandbox-data.img"

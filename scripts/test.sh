@@ -15,13 +15,16 @@ tests/testbed/ensure-docker.sh
 stamp "test-host images"
 tests/testbed/build-host-image.sh trixie bookworm
 
+# every stage runs even when an earlier one failed, so one CI run reports every failure; the exit code is
+# non-zero when any stage failed
+stages_failed=()
 stamp "yamllint"
-yamllint -s .
+yamllint -s . || stages_failed+=(yamllint)
 stamp "ansible-lint (production profile)"
-ansible-lint -q
+ansible-lint -q || stages_failed+=(ansible-lint)
 
 stamp "pytest"
-pytest -q tests
+pytest -q tests || stages_failed+=(pytest)
 
 if [ "${SKIP_MOLECULE:-0}" != 1 ]; then
   passed=0; failed=0; failed_names=()
@@ -37,6 +40,10 @@ if [ "${SKIP_MOLECULE:-0}" != 1 ]; then
   stamp "molecule done"
   [ $failed -eq 0 ] || echo "failed scenarios: ${failed_names[*]}"
   echo "molecule: $passed passed, $failed failed"
-  [ $failed -eq 0 ]
+  [ $failed -eq 0 ] || stages_failed+=(molecule)
+fi
+if [ ${#stages_failed[@]} -gt 0 ]; then
+  stamp "FAILED stages: ${stages_failed[*]}"
+  exit 1
 fi
 stamp "all tests passed"

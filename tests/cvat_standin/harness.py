@@ -55,6 +55,8 @@ def base_vars(standin: Standin, tmp: Path, python: str) -> dict:
         (tmp / d).mkdir(parents=True, exist_ok=True)
     return {
         "ansible_connection": "local",
+        # the tests run as root on a machine without sudo; the role's host tasks use become
+        "ansible_become_method": "ansible.builtin.su",
         "ansible_python_interpreter": python,
         "cvat_url": standin.url,
         "cvat_superuser_username": ADMIN,

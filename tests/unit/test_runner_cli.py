@@ -344,3 +344,18 @@ def test_vaulted_extra_vars_file_secrets_are_learned_with_the_password_file(tmp_
     assert args[args.index("--vault-password-file") + 1] == str(password.resolve())
     # without the password file runner.py cannot look inside; it still runs (ansible reports vault errors)
     assert spec_for("run", PLAYBOOK, "-i", "localhost,", "-e", f"@{vaulted}").secrets == []
+
+
+@pytest.mark.parametrize("command,code", [("deploy", EXIT_HOST_FAILED), ("check", EXIT_HOST_FAILED), ("run", EXIT_OK)])
+def test_deploy_that_matched_no_host_is_not_success(tmp_path: Path, command: str, code: int) -> None:
+    # ansible-playbook exits 0 when no host matched (an empty aws_ec2 inventory, a wrong --limit)
+    events = [{"counter": 1, "event": "playbook_on_no_hosts_matched", "event_data": {}},
+              {"counter": 2, "event": "playbook_on_stats",
+               "event_data": {"ok": {}, "changed": {}, "failures": {}, "dark": {}, "skipped": {}, "rescued": {},
+                              "ignored": {}, "processed": {}}}]
+    argv = [command, *([PLAYBOOK] if command == "run" else []), "-i", "localhost,", "--artifact-dir", str(tmp_path)]
+    out, err = io.StringIO(), io.StringIO()
+    got = execute(spec_for(*argv), out=out, err=err, run_fn=fake_run_standin(events, 0, "successful", {}))
+    assert got == code
+    if code != EXIT_OK:
+        assert "no hosts matched" in out.getvalue()

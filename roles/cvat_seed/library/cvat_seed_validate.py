@@ -77,6 +77,9 @@ def main():
     for m in module.params['members']:
         if m.get('password'):
             module.no_log_values.add(m['password'])
+    for w in module.params['webhooks']:
+        if w.get('secret'):
+            module.no_log_values.add(w['secret'])
     errors = validate(module.params)
     if errors:
         module.fail_json(msg='CVAT seeding inventory violates policy (nothing was changed): ' + ' | '.join(errors),

@@ -94,10 +94,10 @@ def run_playbook(playbook: str | Path, *args: str, env: dict[str, str] | None = 
                  inventory: str | Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Runs ansible-playbook from the project's venv with the project's ansible.cfg.
 
-    Without an explicit inventory it uses `localhost,`, never ansible.cfg's default (the sandbox inventory),
+    Without an explicit inventory it uses tests/localhost.yml, never ansible.cfg's default (the sandbox inventory),
     so a test does not depend on whatever the sandbox inventory holds.
     """
-    cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory or "localhost,")]
+    cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory or ROOT / "tests" / "localhost.yml")]
     cmd += [str(playbook), *args]
     full_env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
                 "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}", **(env or {})}

@@ -8,6 +8,7 @@ and searched for in stdout/stderr, the fact cache, and every file written outsid
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -34,7 +35,7 @@ PLAYBOOK = textwrap.dedent("""\
     """)
 
 
-def run_role(tmp: Path, extra: dict, env: dict | None = None):
+def run_role(tmp: Path, extra: dict, env: dict | None = None, check: bool = True):
     data = tmp / "data"
     variables = {"cvat_manage_stack": False, "cvat_project_dir": str(tmp / "opt" / "cvat"),
                  "cvat_state_dir": str(data / "cvat"), "cvat_required_mounts": [str(data)],
@@ -43,8 +44,8 @@ def run_role(tmp: Path, extra: dict, env: dict | None = None):
     (tmp / "pb.yml").write_text(PLAYBOOK)
     full_env = {"ANSIBLE_CACHE_PLUGIN_CONNECTION": str(tmp / "facts"), **(env or {})}
     proc = run_playbook(tmp / "pb.yml", "-v", "--diff", "-e", f"@{tmp / 'vars.json'}", inventory="localhost,",
-                        env=full_env)
-    return proc.stdout + proc.stderr
+                        env=full_env, check=check)
+    return proc.stdout + proc.stderr if check else proc
 
 
 def artifacts(tmp: Path) -> dict[str, str]:
@@ -112,3 +113,25 @@ def test_ssm_backend_generates_once_in_securestring(tmp_path, moto):
     versions = {p["Name"]: p["Version"] for p in ssm.describe_parameters()["Parameters"]}
     assert set(versions.values()) == {1}
     assert_not_leaked(secrets, output2, artifacts(tmp_path))
+
+
+def test_existing_database_without_its_password_fails_instead_of_generating_one(tmp_path):
+    """A lost secrets store must not turn into a new DB password that locks CVAT out of its database."""
+    volume = "cvat_cvat_db"
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        pytest.skip("needs the test machine's Docker engine")
+    if subprocess.run(["docker", "volume", "inspect", volume], capture_output=True).returncode == 0:
+        pytest.skip(f"a {volume} volume already exists on this machine's Docker: not touching it")
+    subprocess.run(["docker", "volume", "create", "--label", "cvat-ops-test=secrets-guard", volume],
+                   check=True, capture_output=True)
+    try:
+        proc = run_role(tmp_path, {}, check=False)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0, out[-2000:]
+        assert "cvat_cvat_db exists" in out and "Nothing was changed" in out, out[-2000:]
+        assert not (tmp_path / "data" / "cvat" / "secrets" / "db_password").exists()
+        assert not (tmp_path / "opt" / "cvat" / "docker-compose.yml").exists()
+        # the vault value is the way out: with it the run goes through
+        run_role(tmp_path, {"cvat_db_password": "restored-from-the-vault-0123456789"})
+    finally:
+        subprocess.run(["docker", "volume", "rm", volume], capture_output=True)

@@ -147,3 +147,85 @@ def test_parsers():
 ])
 def test_volume_id_pattern(vid, ok):
     assert bool(dvd.VOLUME_ID_RE.match(vid)) is ok
+
+
+# --- drift comparison (the role's fast path on a converged host): every difference must be reported ---
+
+WANT = ["UUID=1234", "/data", "xfs", "defaults,noatime,nofail,x-systemd.device-timeout=30s", "0", "0"]
+
+
+def test_fstab_drift_none_when_the_line_matches():
+    text = "# comment\nUUID=abcd / ext4 defaults 0 1\n" + " ".join(WANT) + "\n"
+    assert dvd.fstab_drift(text, WANT) == []
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("UUID=abcd / ext4 defaults 0 1\n", "no entry for /data"),
+    ("#" + " ".join(WANT) + "\n", "no entry for /data"),
+    (" ".join(WANT[:4]) + "\n", "differs"),  # dump/passno missing: ansible.posix.mount rewrites the line
+    (" ".join(WANT[:3] + ["defaults"] + WANT[4:]) + "\n", "differs"),
+    (" ".join(["UUID=9999"] + WANT[1:]) + "\n", "differs"),
+    (" ".join(WANT) + "\n" + " ".join(["/dev/sdz"] + WANT[1:]) + "\n", "differs"),  # a second line for the path
+])
+def test_fstab_drift_reports_every_difference(text, expect):
+    drift = dvd.fstab_drift(text, WANT)
+    assert len(drift) == 1 and expect in drift[0]
+
+
+def test_dir_drift(tmp_path):
+    d = tmp_path / "cvat"
+    d.mkdir()
+    os.chmod(d, 0o750)
+    uid, gid = os.getuid(), os.getgid()
+    assert dvd.dir_drift(str(d), str(uid), str(gid), "0750") == []
+    assert dvd.dir_drift(str(d), str(uid), str(gid), "750") == []
+    assert dvd.dir_drift(str(d), str(uid), str(gid), "0700") == ["directory %s: mode 0750, want 0700" % d]
+    assert "owner" in dvd.dir_drift(str(d), str(uid + 1), str(gid), "0750")[0]
+    assert "group" in dvd.dir_drift(str(d), str(uid), "no-such-group-x", "0750")[0]
+    assert dvd.dir_drift(str(tmp_path / "missing"), "root", "root", "0750") == ["directory %s: missing" % (tmp_path / "missing")]
+    (tmp_path / "link").symlink_to(d)
+    assert "not a directory" in dvd.dir_drift(str(tmp_path / "link"), str(uid), str(gid), "0750")[0]
+
+
+XFS_INFO = """meta-data=/dev/nvme1n1           isize=512    agcount=4, agsize=3932160 blks
+         =                       sectsz=512   attr=2, projid32bit=1
+data     =                       bsize=4096   blocks=15728640, imaxpct=25
+         =                       sunit=0      swidth=0 blks
+naming   =version 2              bsize=4096   ascii-ci=0, ftype=1
+log      =internal log           bsize=4096   blocks=16384, version=2
+"""
+
+
+def test_parse_fs_size():
+    assert dvd.parse_fs_size("xfs", XFS_INFO) == 15728640 * 4096
+    assert dvd.parse_fs_size("ext4", "Block count:              262144\nBlock size:               4096\n") == 262144 * 4096
+    with pytest.raises(ValueError):
+        dvd.parse_fs_size("xfs", "naming =version 2 bsize=4096\n")
+    with pytest.raises(ValueError):
+        dvd.parse_fs_size("ext4", "Block size: 4096\n")
+
+
+def test_escape_fstab_matches_ansible_posix_mount():
+    assert dvd.escape_fstab("/mnt/a b&c\\d") == "/mnt/a\\040b\\046c\\134d"
+
+
+class FakeDpkg:
+    """Stands in for AnsibleModule: dpkg-query answers with a recorded status list."""
+
+    def __init__(self, out: str):
+        self.out = out
+
+    def get_bin_path(self, name):
+        return "/usr/bin/dpkg-query" if name == "dpkg-query" else None
+
+    def run_command(self, argv):
+        assert argv[0] == "/usr/bin/dpkg-query" and argv[-2:] == ["util-linux", "xfsprogs"]
+        return (1 if "un " in self.out else 0), self.out, ""
+
+
+def test_packages_drift():
+    assert dvd.packages_drift(FakeDpkg("ii  util-linux\nii  xfsprogs\n"), ["util-linux", "xfsprogs"]) == []
+    assert dvd.packages_drift(FakeDpkg("ii  util-linux\nun  xfsprogs\n"),
+                              ["util-linux", "xfsprogs"]) == ["packages missing: xfsprogs"]
+    assert dvd.packages_drift(FakeDpkg("ii  util-linux\nrc  xfsprogs\n"),
+                              ["util-linux", "xfsprogs"]) == ["packages missing: xfsprogs"]

@@ -45,6 +45,51 @@ options:
     description: Also ask C(lsblk) for serials when the by-id link and the sysfs scan find nothing.
     type: bool
     default: true
+  desired:
+    description:
+      - The state the role would converge to. When given, the module also compares the host with it (read-only)
+        and returns RV(drift), the list of differences; an empty list means a converged host (the role then skips
+        its change tasks). Every check mirrors what the corresponding change task would compare.
+    type: dict
+    suboptions:
+      fstype:
+        description: Filesystem type (V(xfs) or V(ext4)).
+        type: str
+        required: true
+      mount_opts:
+        description: Mount options exactly as written to the fstab line (comma-separated).
+        type: str
+        required: true
+      dump:
+        description: fstab dump field.
+        type: str
+        default: "0"
+      passno:
+        description: fstab pass field.
+        type: str
+        default: "0"
+      fstab:
+        description: The fstab file.
+        type: path
+        default: /etc/fstab
+      mount_point:
+        description: Owner, group and mode (octal string) of the mount point.
+        type: dict
+        default: {owner: root, group: root, mode: "0755"}
+      directories:
+        description: Directories below O(mount_path) (C(path) relative, C(owner), C(group), C(mode) octal string).
+        type: list
+        elements: dict
+        default: []
+      packages:
+        description: Packages that must be installed (checked with C(dpkg-query) or C(rpm -q)).
+        type: list
+        elements: str
+        default: []
+      grow:
+        description: Also report a filesystem smaller than its device (the same test as community.general.filesystem).
+        type: bool
+        default: true
 notes:
   - Supports check mode (it is read-only).
 """
@@ -111,10 +156,18 @@ mount_path_devno:
   description: major:minor of the file system mounted at O(mount_path), empty when nothing is mounted there.
   returned: when mount_path is given
   type: str
+drift:
+  description: Differences between the host and O(desired); empty on a converged host.
+  returned: when desired is given
+  type: list
+  elements: str
+  sample: ["directory /data/cvat: mode 0700, want 0750", "fstab: no entry for /data"]
 """
 
+import grp
 import json
 import os
+import pwd
 import re
 import stat
 
@@ -215,6 +268,140 @@ def device_size(path: str) -> int:
         os.close(fd)
 
 
+def escape_fstab(value: str) -> str:
+    """As ansible.posix.mount writes fstab fields."""
+    return value.replace("\\", "\\134").replace(" ", "\\040").replace("&", "\\046")
+
+
+def fstab_drift(text: str, want: list[str]) -> list[str]:
+    """Compares the fstab lines for the mount point want[1] with `want` (src, path, fstype, opts, dump, passno) the way
+    ansible.posix.mount does: every line for that mount point (4 to 6 fields) must equal want; at least one must exist."""
+    found = 0
+    drift = []
+    for line in text.splitlines():
+        fields = line.split("#")[0].split()
+        if not line.strip() or line.strip().startswith("#") or len(fields) not in (4, 5, 6) or fields[1] != want[1]:
+            continue
+        found += 1
+        if fields != want:
+            drift.append("fstab: %r differs from %r" % (" ".join(fields), " ".join(want)))
+    if not found:
+        drift.append("fstab: no entry for %s" % want[1])
+    return drift
+
+
+def owner_matches(want, have_id: int, lookup) -> bool:
+    want = str(want)
+    if want.isdigit():
+        return int(want) == have_id
+    try:
+        return lookup(have_id) == want
+    except KeyError:
+        return False
+
+
+def dir_drift(path: str, owner, group, mode) -> list[str]:
+    """ansible.builtin.file state=directory would change nothing: a directory (not a symlink) with this owner, group
+    and mode."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return ["directory %s: missing" % path]
+    if not stat.S_ISDIR(st.st_mode):
+        return ["directory %s: not a directory" % path]
+    drift = []
+    if not owner_matches(owner, st.st_uid, lambda i: pwd.getpwuid(i).pw_name):
+        drift.append("directory %s: owner uid %d, want %s" % (path, st.st_uid, owner))
+    if not owner_matches(group, st.st_gid, lambda i: grp.getgrgid(i).gr_name):
+        drift.append("directory %s: group gid %d, want %s" % (path, st.st_gid, group))
+    if stat.S_IMODE(st.st_mode) != int(str(mode), 8):
+        drift.append("directory %s: mode %04o, want %s" % (path, stat.S_IMODE(st.st_mode), mode))
+    return drift
+
+
+def parse_fs_size(fstype: str, out: str) -> int:
+    """Filesystem size in bytes from `xfs_info` or `tune2fs -l` output (as community.general.filesystem parses it)."""
+    if fstype == "xfs":
+        size = count = None
+        for line in out.splitlines():
+            col = line.split("=")
+            if col[0].strip() == "data" and len(col) > 3:
+                if col[1].strip() == "bsize":
+                    size = int(col[2].split()[0])
+                if col[2].split()[1] == "blocks":
+                    count = int(col[3].split(",")[0])
+        if size is None or count is None:
+            raise ValueError("no data bsize/blocks in xfs_info output")
+        return size * count
+    info = {}
+    for line in out.splitlines():
+        if ":" in line:
+            key, value = line.split(":", 1)
+            info[key.strip()] = value.strip()
+    try:
+        return int(info["Block count"]) * int(info["Block size"])
+    except (KeyError, ValueError):
+        raise ValueError("no Block count/Block size in tune2fs -l output")
+
+
+# community.general.filesystem leaves an xfs filesystem alone when it is less than 64 blocks smaller than the device
+GROW_SLACK = {"xfs": 64 * 4096 - 1}
+
+
+def packages_drift(module, packages: list[str]) -> list[str]:
+    if not packages:
+        return []
+    dpkg = module.get_bin_path("dpkg-query")
+    if dpkg:
+        rc, out, err = module.run_command([dpkg, "-W", "-f=${db:Status-Abbrev} ${Package}\n"] + packages)
+        installed = {ln.split()[-1].split(":")[0] for ln in out.splitlines() if ln.startswith("ii ")}
+    else:
+        rpm = module.get_bin_path("rpm")
+        if not rpm:
+            return ["packages: neither dpkg-query nor rpm found"]
+        installed = {pkg for pkg in packages if module.run_command([rpm, "-q", pkg])[0] == 0}
+    missing = [pkg for pkg in packages if pkg not in installed]
+    return ["packages missing: %s" % ", ".join(missing)] if missing else []
+
+
+def drift_of(module, p, result) -> list[str]:
+    """Everything the role's change tasks would change on this host (read-only)."""
+    want = p["desired"]
+    if result["content"] != "filesystem" or result["fstype"] != want["fstype"]:
+        return ["device: %s (%s), want a %s filesystem" % (result["content"], result["fstype"] or "no type", want["fstype"])]
+    drift = packages_drift(module, want["packages"])
+    mount_path = os.path.normpath(p["mount_path"])
+    try:
+        with open(want["fstab"], encoding="utf-8") as f:
+            fstab = f.read()
+    except OSError:
+        fstab = ""
+    drift += fstab_drift(fstab, ["UUID=" + escape_fstab(result["uuid"]), escape_fstab(mount_path), escape_fstab(want["fstype"]),
+                                 escape_fstab(want["mount_opts"]), want["dump"], want["passno"]])
+    if result.get("mount_path_devno") != result["devno"]:
+        drift.append("mount: %s is not mounted at %s" % (result["device"], mount_path))
+        return drift  # the directories and the size are those of whatever is mounted there: the tasks decide
+    if want["grow"]:
+        if want["fstype"] == "xfs":
+            argv = [module.get_bin_path("xfs_info", required=True), mount_path]
+        else:
+            argv = [module.get_bin_path("tune2fs", required=True), "-l", result["device"]]
+        rc, out, err = module.run_command(argv, environ_update={"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"})
+        try:
+            fs_size = parse_fs_size(want["fstype"], out) if rc == 0 else -1
+        except ValueError:
+            fs_size = -1
+        if fs_size < 0:
+            drift.append("grow: could not read the filesystem size (%s)" % " ".join(argv))
+        elif fs_size + GROW_SLACK.get(want["fstype"], 0) < result["size_bytes"]:
+            drift.append("grow: filesystem %d bytes on a %d-byte device" % (fs_size, result["size_bytes"]))
+    mp = want["mount_point"] or {}
+    drift += dir_drift(mount_path, mp.get("owner", "root"), mp.get("group", "root"), mp.get("mode", "0755"))
+    for d in want["directories"]:
+        drift += dir_drift(os.path.join(mount_path, d["path"]), d.get("owner", "root"), d.get("group", "root"), d["mode"])
+    return drift
+
+
 def resolve(module, p) -> tuple[str, str]:
     """Returns (device path, how it was found); raises LookupError_ with a clear message."""
     by_volume = None
@@ -271,8 +458,20 @@ def main():
             sys_block_dir=dict(type="path", default="/sys/block"),
             dev_dir=dict(type="path", default="/dev"),
             use_lsblk=dict(type="bool", default=True),
+            desired=dict(type="dict", options=dict(
+                fstype=dict(type="str", required=True),
+                mount_opts=dict(type="str", required=True),
+                dump=dict(type="str", default="0"),
+                passno=dict(type="str", default="0"),
+                fstab=dict(type="path", default="/etc/fstab"),
+                mount_point=dict(type="dict", default={"owner": "root", "group": "root", "mode": "0755"}),
+                directories=dict(type="list", elements="dict", default=[]),
+                packages=dict(type="list", elements="str", default=[]),
+                grow=dict(type="bool", default=True),
+            )),
         ),
         required_one_of=[("volume_id", "device")],
+        required_by={"desired": "mount_path"},
         supports_check_mode=True,
     )
     p = module.params
@@ -322,6 +521,8 @@ def main():
     if p["mount_path"]:
         target = os.path.normpath(p["mount_path"])
         result["mount_path_devno"] = next((d for d, points in mounts.items() if target in points), "")
+    if p["desired"]:
+        result["drift"] = drift_of(module, p, result)
     module.exit_json(**result)
 
 

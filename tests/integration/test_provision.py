@@ -227,13 +227,18 @@ def test_bucket_is_private_encrypted_versioned_tls_only_with_layout_and_lifecycl
         "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]
     keys = {o["Key"]: o["Size"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert keys == {k: 0 for k in ("raw/", "backups/", "exports/", "exports/datumaro/", "exports/coco/", "exports/yolo/")}
-    rules = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
-    assert len(rules) == 1
-    rule = rules[0]
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]}
+    assert sorted(rules) == ["expire-old-backups", "expire-ssm-staging"]  # the default connection is ssm
+    rule = rules["expire-old-backups"]
     prefix = rule.get("Filter", {}).get("Prefix", rule.get("Prefix"))
-    assert (rule["ID"], rule["Status"], prefix) == ("expire-old-backups", "Enabled", "backups/")
+    assert (rule["Status"], prefix) == ("Enabled", "backups/")
     assert rule["Expiration"]["Days"] == 365
     assert rule["Transitions"][0]["Days"] == 30
+    # the aws_ssm plugin's staged files (<instance-id>/...) and their versions do not outlive a day
+    staging = rules["expire-ssm-staging"]
+    assert staging.get("Filter", {}).get("Prefix", staging.get("Prefix")) == "i-"
+    assert staging["Expiration"]["Days"] == 1
+    assert staging["NoncurrentVersionExpiration"]["NoncurrentDays"] == 1
 
 
 def test_security_group_allows_only_http_and_https(aws, provisioned):

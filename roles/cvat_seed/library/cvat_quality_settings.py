@@ -12,51 +12,6 @@ description:
   - CVAT creates one quality-settings object per project. One paginated read (C(GET /api/quality/settings) in the
     organization), then C(PATCH /api/quality/settings/{id}) only for projects whose values differ.
 options:
-  url:
-    description: Base URL of CVAT, e.g. C(https://cvat.example.com).
-    type: str
-    required: true
-  api_token:
-    description: Access token (Bearer) or session key (Token). When absent, I(username)/I(password) log in.
-    type: str
-  api_token_type:
-    description: C(Bearer) for access tokens (CVAT >= 2.48), C(Token) for login keys.
-    type: str
-    default: Bearer
-    choices: [Bearer, Token]
-  username:
-    description: User to log in with when no I(api_token) is given.
-    type: str
-  password:
-    description: Password of I(username).
-    type: str
-  organization:
-    description: Organization slug used as context (C(X-Organization) header).
-    type: str
-  validate_certs:
-    description: Verify TLS certificates.
-    type: bool
-    default: true
-  timeout:
-    description: Seconds per HTTP request.
-    type: int
-    default: 30
-  retries:
-    description: Retries on 5xx and connection errors (exponential backoff).
-    type: int
-    default: 6
-  retry_backoff:
-    description: First backoff delay in seconds (doubles each retry, at most 30 s).
-    type: float
-    default: 1.0
-  health_timeout:
-    description: Seconds to wait for C(GET /api/server/health/) to answer 200 before anything else.
-    type: int
-    default: 300
-  page_size:
-    description: Page size of list reads (C(next) links are followed).
-    type: int
-    default: 500
   settings:
     description:
       - Items with C(project_id) and any of CVAT's fields, e.g. C(target_metric) (accuracy, precision, recall),
@@ -64,6 +19,8 @@ options:
     type: list
     elements: dict
     required: true
+extends_documentation_fragment:
+  - cvat_api
 author: CVAT on AWS project
 '''
 

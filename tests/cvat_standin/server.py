@@ -423,14 +423,27 @@ class Handler(BaseHTTPRequestHandler):
                       "specific_attributes": data.get("specific_attributes", ""), "description": data.get("description", ""),
                       "organization": org["id"] if org else None}
                 st.cloudstorages[cid] = cs
-                st.cs_secrets[cid] = {k: data[k] for k in ("key", "secret_key", "session_token") if data.get(k)}
+                # like CVAT 2.73 (Credentials.convert_to_db): only "key secret" is stored for KEY_SECRET_KEY_PAIR;
+                # the session token served the creation check above and is dropped
+                st.cs_secrets[cid] = {k: data[k] for k in ("key", "secret_key") if data.get(k)}
                 return 201, cs, None
+        m = re.fullmatch(r"/api/cloudstorages/(\d+)/status", path)
+        if m and method == "GET":
+            # like CVAT: HeadBucket with the STORED credentials; a JSON string AVAILABLE | NOT_FOUND | FORBIDDEN
+            cs = self._get(st.cloudstorages, int(m.group(1)))
+            try:
+                self._s3(dict(cs, **st.cs_secrets.get(cs["id"], {}))).head_bucket(Bucket=cs["resource"])
+                return 200, "AVAILABLE", None
+            except Exception as e:  # noqa: BLE001
+                code = str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
+                return 200, "NOT_FOUND" if code in ("404", "NoSuchBucket") else "FORBIDDEN", None
         m = re.fullmatch(r"/api/cloudstorages/(\d+)", path)
         if m:
             cs = self._get(st.cloudstorages, int(m.group(1)))
             if method == "PATCH":
                 creds = dict(st.cs_secrets.get(cs["id"], {}))
-                creds.update({k: data[k] for k in ("key", "secret_key", "session_token") if k in data})
+                # like CVAT 2.73 (Credentials.mapping_with_new_values): a PATCH resets the session token
+                creds.update({k: data[k] for k in ("key", "secret_key") if k in data})
                 merged = dict(cs, **{k: v for k, v in data.items() if k not in ("key", "secret_key", "session_token")})
                 self._check_cs(dict(merged, **creds), cs["id"])
                 for k in ("manifests", "resource", "display_name", "credentials_type", "specific_attributes", "description"):

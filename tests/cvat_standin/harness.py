@@ -64,8 +64,5 @@ def base_vars(standin: Standin, tmp: Path, python: str) -> dict:
         "data_volume_mount_path": str(tmp / "data"),
         "cvat_seed_retry_backoff": 0.2,
         "cvat_seed_health_timeout": 30,
-        "cvat_seed_renewal_unit_dir": str(tmp / "units"),
-        "cvat_seed_renewal_script_path": str(tmp / "bin" / "cvat-seed-renew-credentials"),
-        "cvat_seed_renewal_manage_systemd": False,
-        "cvat_seed_renewal_install_packages": False,
+        "cvat_seed_rotation_enabled": False,
     }

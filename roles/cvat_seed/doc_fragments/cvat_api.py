@@ -50,6 +50,12 @@ options:
     description: Seconds to wait for C(GET /api/server/health/) to answer 200 before anything else.
     type: int
     default: 300
+  throttle_timeout:
+    description:
+      - Seconds in all that one request may wait on HTTP 429 (CVAT throttles anonymous requests, 100 a minute per
+        address), as C(Retry-After) says, before it fails.
+    type: int
+    default: 600
   page_size:
     description: Page size of list reads (C(next) links are followed).
     type: int

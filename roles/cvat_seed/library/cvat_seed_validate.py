@@ -15,6 +15,9 @@ description:
     image tasks only, webhook projects.
   - Fails with every violation, each naming the bad value, so the role stops before its first write.
 options:
+  organization:
+    description: The organization (C(slug), C(name)); the slug is checked against CVAT's slug rule.
+    type: dict
   members:
     description: Organization members (C(username), C(email), C(role), C(kind)).
     type: list
@@ -67,6 +70,7 @@ from ansible.module_utils.cvat_policy import validate, cvat_role
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            organization=dict(type='dict'),
             members=dict(type='list', elements='dict', default=[]),
             projects=dict(type='list', elements='dict', default=[]),
             tasks=dict(type='list', elements='dict', default=[]),

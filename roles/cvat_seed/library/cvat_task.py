@@ -13,7 +13,11 @@ description:
     C(POST /api/tasks) (name, project, segment size, overlap) and its data attached with
     C(POST /api/tasks/{id}/data/) (C(server_files) + C(cloud_storage_id) + C(validation_params)); the request is
     polled at C(GET /api/requests/{rq_id}).
-  - A task left without data by an interrupted run gets its data on the next run (no duplicate task).
+  - A task is done only when CVAT reports frames for it (C(size) > 0). A task left without data by an interrupted
+    run, or whose data upload failed (CVAT then reports C(size) 0), gets its data attached again on the next run
+    (no duplicate task); when CVAT refuses that, the module fails naming the task, never reporting it converged.
+  - Honeypot tasks (C(validation_params.mode=gt_pool)) are sent with C(sorting_method=random): CVAT refuses a
+    honeypot pool with any other order. CVAT reports C(segment_size) 0 for them, so it is not compared.
   - Existing tasks are never recreated or deleted (annotations live in them); differences in segment size or
     overlap are reported in C(drift) only, since CVAT cannot change them after data is attached.
   - Policy checks (name, sizes, overlap, ground truth) are done beforehand by C(cvat_seed_validate).
@@ -22,7 +26,7 @@ options:
     description:
       - Items with C(name), C(project_id), C(cloud_storage_id), C(files) (keys or prefixes in the bucket),
         C(segment_size), optional C(overlap), C(validation_params) (CVAT's dict), C(image_quality) (70),
-        C(sorting_method) (natural).
+        C(sorting_method) (natural; always random for gt_pool).
     type: list
     elements: dict
     required: true
@@ -74,11 +78,19 @@ drift:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.cvat_api import API_ARGSPEC, CvatApiError, run_module
+from ansible.module_utils.cvat_api import API_ARGSPEC, CvatApiError, cvat_message, run_module
 
 
 def has_data(task):
-    return bool(task.get('size')) or task.get('data') is not None
+    """CVAT made frames for the task: size > 0 (a failed or empty upload leaves size 0, with or without a data id)."""
+    return bool(task.get('size'))
+
+
+def sorting_method(t):
+    vp = t.get('validation_params') or {}
+    if vp.get('mode') == 'gt_pool':
+        return 'random'  # CVAT: a honeypot pool needs random order
+    return t.get('sorting_method', 'natural')
 
 
 def main():
@@ -90,7 +102,7 @@ def main():
 
     def attach(client, task_id, t):
         body = dict(server_files=t['files'], cloud_storage_id=t['cloud_storage_id'],
-                    image_quality=int(t.get('image_quality', 70)), sorting_method=t.get('sorting_method', 'natural'),
+                    image_quality=int(t.get('image_quality', 70)), sorting_method=sorting_method(t),
                     use_cache=True)
         if t.get('validation_params'):
             body['validation_params'] = t['validation_params']
@@ -105,9 +117,9 @@ def main():
             if status == 'finished':
                 return
             if status == 'failed':
-                raise CvatApiError('POST', '/api/tasks/%d/data/' % task_id, 'failed', req.get('message'))
+                raise CvatApiError('POST', '/api/tasks/%d/data/ (task %s)' % (task_id, t['name']), 'failed', req.get('message'))
             if time.time() > deadline:
-                raise CvatApiError('GET', '/api/requests/%s' % rq, 'timeout', status)
+                raise CvatApiError('GET', '/api/requests/%s (task %s)' % (rq, t['name']), 'timeout', status)
             time.sleep(2)
 
     def work(client):
@@ -132,10 +144,19 @@ def main():
                 attached.append(t['name'])
                 after[t['name']] = {'files': t['files']}
                 if not module.check_mode:
-                    attach(client, cur['id'], t)
+                    try:
+                        attach(client, cur['id'], t)
+                    except CvatApiError as e:
+                        raise CvatApiError('POST', '/api/tasks/%d/data/' % cur['id'], e.status,
+                                           'task %s (id %d) has no frames in CVAT (an earlier upload failed or was '
+                                           'interrupted) and its data could not be attached again: %s. Check the '
+                                           'files in the bucket; if CVAT keeps refusing, delete the empty task in '
+                                           'CVAT (it holds no annotations) and run again.'
+                                           % (t['name'], cur['id'], cvat_message(e.body)))
                 continue
             d = {}
-            if cur.get('segment_size') != int(t['segment_size']):
+            gt_pool = (t.get('validation_params') or {}).get('mode') == 'gt_pool'
+            if not gt_pool and cur.get('segment_size') != int(t['segment_size']):
                 d['segment_size'] = {'cvat': cur.get('segment_size'), 'inventory': t['segment_size']}
             if t.get('overlap') is not None and cur.get('overlap') != int(t['overlap']):
                 d['overlap'] = {'cvat': cur.get('overlap'), 'inventory': t['overlap']}

@@ -5,6 +5,13 @@
 
 - `Request` from ansible.module_utils.urls (the helper behind open_url; no third-party HTTP library on the
   controller), with one TLS context per client: building it per call (open_url) costs ~50 ms each;
+- `Accept: application/vnd.cvat+json, application/json;q=0.9`: CVAT's API renders only its vendor type (406 for a
+  plain `application/json`), while `/api/server/health/` wants `application/json`; this one header satisfies both;
+- no cookies kept: `POST /api/auth/register` logs the new user in, and a client that sends that session cookie back
+  gets 403 "CSRF Failed" on its next POST; header authentication needs no cookie;
+- HTTP 429 (CVAT throttles anonymous requests, 100 a minute per address) waits as `Retry-After` (or CVAT's
+  "Expected available in N seconds") says and tries again, within `throttle_timeout`; a throttled request was not
+  processed, so this is safe for a POST too;
 - retries with exponential backoff on 5xx and connection errors; a POST (not idempotent) is only retried
   after the caller's `recheck` lookup shows the first attempt did not land;
 - waits for `GET /api/server/health/`;
@@ -16,14 +23,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 import socket
 import time
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.six.moves.urllib.parse import urlencode, urlsplit, parse_qsl
+from ansible.module_utils.six.moves import http_cookiejar
 from ansible.module_utils.urls import Request, make_context
 
 CVAT_ROLES = ('worker', 'supervisor', 'maintainer', 'owner')
+ACCEPT = 'application/vnd.cvat+json, application/json;q=0.9'
 
 # The common module arguments of every API module (documented in each module's DOCUMENTATION).
 API_ARGSPEC = dict(
@@ -38,6 +48,7 @@ API_ARGSPEC = dict(
     retries=dict(type='int', default=6),
     retry_backoff=dict(type='float', default=1.0),
     health_timeout=dict(type='int', default=300),
+    throttle_timeout=dict(type='int', default=600),
     page_size=dict(type='int', default=500),
 )
 
@@ -71,7 +82,7 @@ class CvatClient:
 
     def __init__(self, module, url, api_token=None, api_token_type='Bearer', username=None, password=None,
                  organization=None, validate_certs=True, timeout=30, retries=6, retry_backoff=1.0,
-                 health_timeout=300, page_size=500, **_ignored):
+                 health_timeout=300, throttle_timeout=600, page_size=500):
         self.module = module
         self.base = url.rstrip('/')
         self.token = api_token
@@ -84,17 +95,22 @@ class CvatClient:
         self.retries = retries
         self.backoff = retry_backoff
         self.health_timeout = health_timeout
+        self.throttle_timeout = throttle_timeout
         self.page_size = page_size
         self.calls = {'GET': 0, 'POST': 0, 'PATCH': 0, 'PUT': 0, 'DELETE': 0}
+        self.throttled_seconds = 0.0
+        self.retry_after = None
+        # a cookie jar that accepts no cookie (Request always makes one): see the module docstring
+        no_cookies = http_cookiejar.CookieJar(http_cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         self._http = Request(context=make_context(validate_certs=validate_certs), use_netrc=False,
-                             follow_redirects='safe', timeout=timeout)
+                             follow_redirects='safe', timeout=timeout, cookies=no_cookies)
 
     @classmethod
     def from_module(cls, module):
         return cls(module, **dict((k, module.params.get(k)) for k in API_ARGSPEC))
 
     # -- transport ---------------------------------------------------------------------------------
-    def _url(self, path, params=None, org=True):
+    def _url(self, path, params=None):
         if path.startswith('http://') or path.startswith('https://'):
             url = path
         else:
@@ -106,7 +122,7 @@ class CvatClient:
         return url
 
     def _headers(self, org, auth):
-        headers = {'Accept': 'application/json', 'Content-Type': 'application/json'}
+        headers = {'Accept': ACCEPT, 'Content-Type': 'application/json'}
         if auth and self.token:
             headers['Authorization'] = '%s %s' % (self.token_type, self.token)
         if org and self.org:
@@ -116,6 +132,7 @@ class CvatClient:
     def _once(self, method, url, data, org, auth):
         body = None if data is None else json.dumps(data)
         self.calls[method] = self.calls.get(method, 0) + 1
+        self.retry_after = None
         try:
             resp = self._http.open(method, url, data=body, headers=self._headers(org, auth))
             raw = resp.read()
@@ -125,12 +142,15 @@ class CvatClient:
                 raw = e.read()
             except Exception:  # pylint: disable=broad-except
                 raw = b''
+            if e.code == 429:
+                self.retry_after = _retry_after(e.headers.get('Retry-After') if e.headers else None, _decode(raw))
             return e.code, _decode(raw)
 
     def request(self, method, path, data=None, params=None, org=True, auth=True, recheck=None, ok=(200, 201, 202, 204)):
         """One API call with retries. `recheck()` (POST only) returns the object if a failed attempt landed."""
         url = self._url(path, params)
         attempt = 0
+        throttle_deadline = time.time() + self.throttle_timeout
         while True:
             status, body, error = None, None, None
             try:
@@ -139,6 +159,12 @@ class CvatClient:
                 error = e
             if error is None and status in ok:
                 return status, body
+            if error is None and status == 429 and time.time() < throttle_deadline:
+                # throttled requests were not processed: wait as CVAT says and send the same request again
+                wait = min(self.retry_after or 1.0, max(throttle_deadline - time.time(), 0.1))
+                self.throttled_seconds += wait
+                time.sleep(wait)
+                continue
             retryable = error is not None or status in self.RETRY_STATUSES
             if method == 'POST' and retryable and not (error is not None or status in self.SAFE_POST_RETRY):
                 # a 500 on a POST may have landed: only retry when the lookup proves it did not
@@ -146,8 +172,8 @@ class CvatClient:
                     retryable = False
             if not retryable or attempt >= self.retries:
                 if error is not None:
-                    raise CvatApiError(method, path, 'unreachable', str(error))
-                raise CvatApiError(method, path, status, body)
+                    raise CvatApiError(method, self.base + path, 'unreachable', str(error))
+                raise CvatApiError(method, self.base + path, status, body)
             time.sleep(min(self.backoff * (2 ** attempt), 30))
             attempt += 1
             if method == 'POST' and recheck is not None:
@@ -163,7 +189,7 @@ class CvatClient:
         query = dict(params or {})
         query['page_size'] = self.page_size
         results = []
-        status, body = self.request('GET', path, params=query, org=org)
+        body = self.request('GET', path, params=query, org=org)[1]
         while True:
             if isinstance(body, list):  # a few CVAT endpoints are not paginated
                 return results + body
@@ -173,7 +199,7 @@ class CvatClient:
                 return results
             parts = urlsplit(nxt)
             next_params = dict(parse_qsl(parts.query))
-            status, body = self.request('GET', path, params=next_params, org=org)
+            body = self.request('GET', path, params=next_params, org=org)[1]
 
     def post(self, path, data, recheck=None, org=True, auth=True):
         return self.request('POST', path, data=data, recheck=recheck, org=org, auth=auth)[1]
@@ -194,11 +220,13 @@ class CvatClient:
                 status, body = self._once('GET', self._url('/api/server/health/'), None, False, False)
                 if status == 200:
                     return
+                if status == 429:
+                    delay = max(delay, self.retry_after or 1.0)
                 last = 'HTTP %s: %s' % (status, cvat_message(body))
             except (URLError, socket.timeout, ConnectionError, OSError) as e:
                 last = str(e)
             if time.time() >= deadline:
-                raise CvatApiError('GET', '/api/server/health/', 'unhealthy after %ss' % self.health_timeout, last)
+                raise CvatApiError('GET', self.base + '/api/server/health/', 'unhealthy after %ss' % self.health_timeout, last)
             time.sleep(min(delay, 10))
             delay *= 2
 
@@ -208,9 +236,24 @@ class CvatClient:
             return
         if not (self.username and self.password):
             raise CvatApiError('POST', '/api/auth/login', 'not attempted', 'no api_token and no username/password given')
-        body = self.post('/api/auth/login', {'username': self.username, 'password': self.password}, org=False, auth=False)
+        try:
+            body = self.post('/api/auth/login', {'username': self.username, 'password': self.password}, org=False, auth=False)
+        except CvatApiError as e:
+            # say who failed to log in where, never with what password
+            e.args = ('%s (user %s at %s)' % (e, self.username, self.base),)
+            raise
         self.token = body['key']
         self.token_type = 'Token'
+
+    def login_key(self):
+        """A login key of username/password (for the few calls an access token may not make, e.g. PATCH a user)."""
+        saved = self.token, self.token_type
+        self.token = None
+        try:
+            self.login()
+            return self.token
+        finally:
+            self.token, self.token_type = saved
 
     def connect(self):
         self.wait_healthy()
@@ -219,6 +262,17 @@ class CvatClient:
 
     def writes(self):
         return sum(v for k, v in self.calls.items() if k != 'GET')
+
+
+def _retry_after(header, body):
+    """Seconds to wait after a 429: the Retry-After header, else CVAT's "Expected available in N seconds"."""
+    try:
+        if header:
+            return max(float(header), 0.5)
+    except ValueError:
+        pass
+    m = re.search(r'available in (\d+) second', cvat_message(body))
+    return max(float(m.group(1)), 0.5) if m else 1.0
 
 
 def _decode(raw):
@@ -247,8 +301,19 @@ def run_module(module, work):
     module.exit_json(**result)
 
 
-def index_by(items, key):
-    out = {}
-    for item in items:
-        out[key(item)] = item
-    return out
+def storage_status(client, storage_id):
+    """CVAT's probe of a cloud storage with the credentials it holds: AVAILABLE, FORBIDDEN or NOT_FOUND."""
+    body = client.get('/api/cloudstorages/%d/status' % storage_id)
+    return body if isinstance(body, str) else cvat_message(body)
+
+
+def wait_storage_available(client, storage_id, timeout):
+    """Poll the status until AVAILABLE (new IAM keys take seconds to work); return the last status."""
+    deadline = time.time() + timeout
+    delay = 1.0
+    while True:
+        status = storage_status(client, storage_id)
+        if status == 'AVAILABLE' or time.time() >= deadline:
+            return status
+        time.sleep(min(delay, max(deadline - time.time(), 0.1)))
+        delay = min(delay * 2, 10)

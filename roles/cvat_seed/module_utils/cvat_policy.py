@@ -12,6 +12,8 @@ __metaclass__ = type
 import datetime
 import re
 
+from ansible.module_utils.cvat_rules import email_error, name_error, password_error, slug_error, username_error
+
 TEAM_ROLES = {
     'annotator': 'worker',
     'quality_analyst': 'supervisor',
@@ -53,8 +55,19 @@ def validate_members(members):
         who = m.get('username') or m.get('email') or '#%d' % i
         if not m.get('username'):
             errors.append('member %s: username is required' % who)
+        elif username_error(m['username']):
+            errors.append("member %s: username '%s' is refused by CVAT: %s" % (who, m['username'], username_error(m['username'])))
         if not m.get('email'):
             errors.append('member %s: email is required (CVAT adds members by invitation to an email)' % who)
+        elif email_error(m['email']):
+            errors.append("member %s: email '%s' is refused by CVAT: %s" % (who, m['email'], email_error(m['email'])))
+        for field in ('first_name', 'last_name'):
+            if field in m and m[field] is not None and name_error(m[field]):
+                errors.append("member %s: %s '%s' is refused by CVAT: %s (omit it to leave it unset)"
+                              % (who, field, m[field], name_error(m[field])))
+        if m.get('password') and password_error(m['password']):
+            # the value itself is never quoted: it is a secret
+            errors.append('member %s: password is refused by CVAT: %s' % (who, password_error(m['password'])))
         role = cvat_role(m.get('role', ''))
         if role is None:
             errors.append("member %s: role '%s' is not one of %s" % (who, m.get('role'), ', '.join(sorted(TEAM_ROLES))))
@@ -162,9 +175,21 @@ def validate_webhooks(webhooks, projects):
     return errors
 
 
+def validate_organization(org):
+    errors = []
+    if org is None:
+        return errors
+    if slug_error(org.get('slug')):
+        errors.append("organization slug '%s' is refused by CVAT: %s" % (org.get('slug'), slug_error(org.get('slug'))))
+    if len(str(org.get('name') or '')) > 64:
+        errors.append("organization name '%s' is longer than CVAT's 64 characters" % org.get('name'))
+    return errors
+
+
 def validate(inventory):
     projects = inventory.get('projects') or []
-    return (validate_members(inventory.get('members'))
+    return (validate_organization(inventory.get('organization'))
+            + validate_members(inventory.get('members'))
             + validate_projects(projects)
             + validate_tasks(inventory.get('tasks'), projects)
             + validate_webhooks(inventory.get('webhooks'), projects))

@@ -88,3 +88,79 @@ def test_connection_refused_is_retried_then_reported(standin):
     with pytest.raises(cvat_api.CvatApiError, match="unreachable"):
         c.get("/api/projects")
     assert c.calls["GET"] == 3
+
+
+class _Recorder:
+    """A tiny HTTP server for client behaviour CVAT shows: it records each request's headers and answers from a
+    script of (status, headers, body) tuples."""
+
+    def __init__(self, script):
+        import http.server
+        import threading
+
+        self.seen, self.script = [], list(script)
+        rec = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def _any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(n)
+                rec.seen.append((self.command, self.path, dict(self.headers)))
+                status, headers, body = rec.script.pop(0) if rec.script else (200, {}, b"{}")
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            do_GET = do_POST = _any
+
+            def log_message(self, *a):
+                pass
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
+
+    def close(self):
+        self.srv.shutdown()
+
+
+def test_429_waits_retry_after_and_resends_even_a_post():
+    throttled = b'{"detail":"Request was throttled. Expected available in 1 seconds."}'
+    rec = _Recorder([(429, {"Retry-After": "1"}, throttled), (429, {}, throttled), (201, {}, b'{"id": 7}')])
+    try:
+        c = cvat_api.CvatClient(None, rec.url, api_token="t", retries=0)
+        import time
+        t0 = time.time()
+        assert c.post("/api/auth/register", {"username": "someone"}) == {"id": 7}
+        assert time.time() - t0 >= 1.9  # Retry-After header, then CVAT's "Expected available in 1 seconds"
+        assert [m for m, _, _ in rec.seen] == ["POST", "POST", "POST"]  # throttled requests were not processed
+        assert c.throttled_seconds >= 1.9
+    finally:
+        rec.close()
+
+
+def test_429_past_the_throttle_timeout_fails_with_cvat_message():
+    throttled = b'{"detail":"Request was throttled. Expected available in 30 seconds."}'
+    rec = _Recorder([(429, {"Retry-After": "30"}, throttled)] * 5)
+    try:
+        c = cvat_api.CvatClient(None, rec.url, api_token="t", retries=0, throttle_timeout=1)
+        with pytest.raises(cvat_api.CvatApiError, match="HTTP 429; CVAT said: Request was throttled"):
+            c.get("/api/users")
+    finally:
+        rec.close()
+
+
+def test_vendor_accept_header_and_no_cookies_kept():
+    """CVAT renders only application/vnd.cvat+json (406 for application/json); registration sets a session cookie
+    that must never be sent back (CVAT then demands a CSRF token)."""
+    rec = _Recorder([(201, {"Set-Cookie": "sessionid=abc; Path=/"}, b"{}"), (201, {}, b"{}")])
+    try:
+        c = cvat_api.CvatClient(None, rec.url, api_token="t")
+        c.post("/api/auth/register", {"username": "first1"})
+        c.post("/api/auth/register", {"username": "second"})
+        accept = [h.get("Accept") for _, _, h in rec.seen]
+        assert accept == ["application/vnd.cvat+json, application/json;q=0.9"] * 2
+        assert "Cookie" not in rec.seen[1][2]
+    finally:
+        rec.close()

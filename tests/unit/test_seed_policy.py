@@ -3,19 +3,26 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import sys
 
 import pytest
 
 from conftest import ROOT
 
+_rules_spec = importlib.util.spec_from_file_location("ansible.module_utils.cvat_rules",
+                                                     ROOT / "roles/cvat_seed/module_utils/cvat_rules.py")
+rules = importlib.util.module_from_spec(_rules_spec)
+_rules_spec.loader.exec_module(rules)
+sys.modules.setdefault("ansible.module_utils.cvat_rules", rules)
 spec = importlib.util.spec_from_file_location("cvat_policy", ROOT / "roles/cvat_seed/module_utils/cvat_policy.py")
 policy = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(policy)
 
 GOOD = {
-    "members": [{"username": "a", "email": "a@x", "role": "annotator", "kind": "contractor"},
-                {"username": "q", "email": "q@x", "role": "quality analyst"},
-                {"username": "o", "email": "o@x", "role": "operations_manager", "kind": "employee"}],
+    "organization": {"slug": "avd-team_1", "name": "AVD"},
+    "members": [{"username": "anna.c", "email": "anna@example.com", "role": "annotator", "kind": "contractor"},
+                {"username": "quinn", "email": "q+cvat@sub.example.co", "role": "quality analyst", "first_name": "Q"},
+                {"username": "otto@ops", "email": "otto@localhost", "role": "operations_manager", "kind": "employee"}],
     "projects": [{"name": "P", "code": "AVD", "labels": [{"name": "traffic_light", "attributes": [{"name": "state"}]}]}],
     "tasks": [{"name": "AVD-urban-night-B04-20250601", "project": "P", "media": "images", "frames": 1000,
                "files": ["raw/a/"], "segment_size": 200, "ground_truth_share": 0.05, "honeypots": True, "honeypots_per_job": 3},
@@ -46,7 +53,7 @@ def mutate(path, value):
     (("members", 1, "kind"), "external", "kind 'external' can only be an annotator"),
     (("members", 1, "role"), "boss", "role 'boss' is not one of"),
     (("members", 1, "email"), "", "email is required"),
-    (("members", 2, "username"), "a", "username 'a' is declared twice"),
+    (("members", 2, "username"), "anna.c", "username 'anna.c' is declared twice"),
     (("projects", 0, "labels", 0, "name"), "TrafficLight", "label name 'TrafficLight' must be lowercase"),
     (("projects", 0, "labels", 0, "name"), "traffic light", "label name 'traffic light'"),
     (("projects", 0, "labels", 0, "type"), "skeleton", "type 'skeleton'"),
@@ -84,3 +91,39 @@ def test_sequence_honeypots_rejected_and_validation_params():
     assert policy.validation_params(GOOD["tasks"][0]) == {
         "mode": "gt_pool", "frame_selection_method": "random_uniform", "frame_share": 0.05, "frames_per_job_count": 3}
     assert policy.validation_params(GOOD["tasks"][1])["mode"] == "gt"
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("slug", "Bad Slug!", "Enter a valid"), ("slug", "x" * 17, "no more than 16"), ("slug", "", "blank"),
+    ("username", "ann1", "minimum of 5"), ("username", "has space", "Enter a valid username"),
+    ("username", "u" * 151, "no more than 150"),
+    ("email", "nope", "Enter a valid email"), ("email", "a@b", "Enter a valid email"), ("email", "a b@example.com", "Enter a valid email"),
+    ("email", "a@-example.com", "Enter a valid email"), ("email", "x" * 250 + "@e.com", "no more than 254"),
+    ("name", "", "blank"), ("name", "   ", "blank"), ("name", "n" * 151, "no more than 150"),
+    ("password", "short", "too short"), ("password", "123456789", "entirely numeric"), ("password", "p" * 257, "no more than 256"),
+])
+def test_cvat_rules_refuse(field, value, message):
+    """CVAT's own input rules (cvat_rules.py, shared with the stand-in): each bad value refused with CVAT's words."""
+    err = getattr(rules, field + "_error")(value)
+    assert err is not None and message in err, (field, value, err)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("slug", "avd"), ("slug", "a-b_c9" + "x" * 10), ("username", "anna."), ("username", "otto@ops+1"),
+    ("email", "a.b+c@sub.example.co"), ("email", "root@localhost"), ("email", "x@[127.0.0.1]"), ("name", "Émile"),
+    ("password", "Correct-Horse-9"),
+])
+def test_cvat_rules_accept(field, value):
+    assert getattr(rules, field + "_error")(value) is None
+
+
+def test_member_and_org_rules_are_part_of_the_policy():
+    inv = copy.deepcopy(GOOD)
+    inv["organization"] = {"slug": "Bad Slug!"}
+    inv["members"][0]["username"] = "ann1"
+    inv["members"][1]["email"] = "nope"
+    inv["members"][2]["last_name"] = ""
+    errors = " | ".join(policy.validate(inv))
+    for needle in ("organization slug 'Bad Slug!'", "member ann1: username 'ann1' is refused by CVAT",
+                   "member quinn: email 'nope' is refused by CVAT", "member otto@ops: last_name '' is refused by CVAT"):
+        assert needle in errors, errors

@@ -15,7 +15,7 @@ description:
     image tasks only, webhook projects.
   - Fails with every violation, each naming the bad value, so the role stops before its first write.
 options:
-  organization:
+  org:
     description: The organization (C(slug), C(name)); the slug is checked against CVAT's slug rule.
     type: dict
   members:
@@ -70,7 +70,7 @@ from ansible.module_utils.cvat_policy import validate, cvat_role
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            organization=dict(type='dict'),
+            org=dict(type='dict'),
             members=dict(type='list', elements='dict', default=[]),
             projects=dict(type='list', elements='dict', default=[]),
             tasks=dict(type='list', elements='dict', default=[]),
@@ -84,7 +84,7 @@ def main():
     for w in module.params['webhooks']:
         if w.get('secret'):
             module.no_log_values.add(w['secret'])
-    errors = validate(module.params)
+    errors = validate(dict(module.params, organization=module.params['org']))
     if errors:
         module.fail_json(msg='CVAT seeding inventory violates policy (nothing was changed): ' + ' | '.join(errors),
                          violations=errors)

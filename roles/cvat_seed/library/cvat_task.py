@@ -16,7 +16,7 @@ description:
   - A task is done only when CVAT reports frames for it (C(size) > 0). A task left without data by an interrupted
     run, or whose data upload failed (CVAT then reports C(size) 0), gets its data attached again on the next run
     (no duplicate task); when CVAT refuses that, the module fails naming the task, never reporting it converged.
-  - Honeypot tasks (C(validation_params.mode=gt_pool)) are sent with C(sorting_method=random): CVAT refuses a
+  - Honeypot tasks (C(validation_params.mode=gt_pool)) are sent with C(sorting_method=random) - CVAT refuses a
     honeypot pool with any other order. CVAT reports C(segment_size) 0 for them, so it is not compared.
   - Existing tasks are never recreated or deleted (annotations live in them); differences in segment size or
     overlap are reported in C(drift) only, since CVAT cannot change them after data is attached.

@@ -14,7 +14,6 @@ Every *_errors function returns the list of CVAT's error messages for the value 
 not check uniqueness (the server's state). `registration_errors` returns the body CVAT answers with HTTP 400 to
 POST /api/auth/register, field by field, for the checks that need no database.
 """
-from __future__ import annotations
 
 import re
 from difflib import SequenceMatcher

@@ -28,10 +28,11 @@ this stand-in in CI and against a real server when CVAT_CONTRACT_URL is set.
   passwords 8..256, not entirely numeric, not common (a sample of Django's list), not too similar to the user's
   attributes; CVAT's messages and body shapes (a duplicate e-mail answers the list body
   ["A user is already registered with this e-mail address."]). CVAT looks up "" like any e-mail: once one user
-  without an e-mail exists, every later registration without an e-mail gets that same answer. Registering the e-mail of a placeholder user (left
-  by an invitation) takes that user over, as CVAT does. A registration carrying a valid Bearer/Token header is an
-  authenticated request: it is NOT throttled as anonymous (checked on the real server while the anonymous limit
-  was exhausted: 201) and the header keeps authenticating as its owner.
+  without an e-mail exists, every later registration without an e-mail gets that same answer. Registering the
+  e-mail of a placeholder user (left by an invitation) takes that user over (same id, new name), as CVAT does;
+  its membership stays inactive. A registration carrying a valid Bearer/Token header is an authenticated
+  request: it is NOT throttled as anonymous (checked on the real server while the anonymous limit was
+  exhausted: 201) and the header keeps authenticating as its owner.
 - Throttling (`anon_rate`, default "100/minute" = CVAT's DEFAULT_THROTTLE_RATES["anon"]; None disables): DRF's
   AnonRateThrottle per client address, sliding window, counted only for anonymous requests that reach a DRF
   view's throttle check (login, register, /api/server/about; not health, not a 401, 403 CSRF or 406). Over the

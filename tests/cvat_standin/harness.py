@@ -15,8 +15,10 @@ ADMIN_PASSWORD = "Adm1n-standin-S3cret"
 
 
 class Standin:
-    def __init__(self, s3_endpoint: str | None = None):
-        self.server = serve_in_thread(0, ADMIN, ADMIN_PASSWORD, s3_endpoint)
+    def __init__(self, s3_endpoint: str | None = None, **options):
+        """`options`: serve_in_thread's anon_rate (CVAT's "100/minute" unless given; None disables the
+        throttle) and mail_backend."""
+        self.server = serve_in_thread(0, ADMIN, ADMIN_PASSWORD, s3_endpoint, **options)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:

@@ -1,36 +1,109 @@
 """CVAT REST API stand-in: a small threaded HTTP server on 127.0.0.1 that keeps state in memory.
 
 It answers the endpoints the cvat_seed role uses, shaped like CVAT v2.73.0 (cvat/schema.yml at upstream
-ac6e63b): pagination (count/next/previous/results, `page_size`, `page`), organisation context
-(`X-Organization` header or `?org=`), 400/401/404 bodies in CVAT's shape, auto-accepted invitations
-(ORG_INVITATION_CONFIRM = "No"), access tokens (Bearer), login keys (Token) and session cookies (for cvat-sdk),
-`/api/server/about` and `/api/server/health/`, per-project quality settings, and a cloud-storage bucket check
-against an S3 endpoint (moto in tests) with the credentials it was given.
+ac6e63b). The behaviours below were compared with a real CVAT v2.73.0 (upstream ac6e63b, production settings, no
+SMTP, default throttle; ../shared/real-cvat-bench) on 2026-12-02; tests/contract runs the same assertions against
+this stand-in in CI and against a real server when CVAT_CONTRACT_URL is set.
+
+- Content negotiation: /api/* renders only `application/vnd.cvat+json` (also chosen for a missing Accept header,
+  `*/*` or `application/*`); `text/html` gets an HTML page (CVAT: DRF's browsable API); any other Accept, e.g.
+  `application/json`, answers 406 {"detail": "Could not satisfy the request Accept header."}. DRF picks by
+  specificity, not q-value, CVAT's renderer first. `/api/server/health/` (django-health-check) walks the Accept
+  media types by q-value: `application/json` or `application/*` -> JSON {"<check>": "working", ...}; `text/html`,
+  `text/*`, `*/*` or no header -> HTML; anything else (`application/vnd.cvat+json` alone) -> 406 text/plain
+  "Not Acceptable: Supported content types: text/html, application/json". `application/vnd.cvat+json,
+  application/json;q=0.9` satisfies both. Response URLs are absolute (http://<Host>/api/...).
+- Authentication, in CVAT's order: `Authorization: Token <login key>`, `Authorization: Bearer <access token>`, then
+  the `sessionid` cookie. POST /api/auth/login and POST /api/auth/register both log the user in: Set-Cookie
+  sessionid + csrftoken (register also answers the new user's login `key`). A request authenticated by the session
+  cookie must, on an unsafe method, carry `X-CSRFToken` equal to the csrftoken cookie, else 403 {"detail":
+  "CSRF Failed: CSRF token missing."} (or "... CSRF token incorrect."); that includes an anonymous endpoint such
+  as a second register by a client that kept the cookies. Token and Bearer requests never need CSRF.
+- Access tokens (Bearer): created read_only=true unless the request says otherwise; value "<8>.<32>". A token may
+  list and view users and access tokens, never change them (PATCH /api/users/{id} -> 403 {"detail": "You do not
+  have permission to perform this action."}, CVAT's access_token_plugin.users rego); a read-only token may not
+  use any unsafe method. A superuser's login key (Token) may PATCH users.
+- Registration (rules in cvat_rules.py, shared with the role): user name 5..150 characters of [\\w.@+-],
+  unique case-insensitively; optional e-mail validated and lower-cased; first_name/last_name refused when blank;
+  passwords 8..256, not entirely numeric, not common (a sample of Django's list), not too similar to the user's
+  attributes; CVAT's messages and body shapes (a duplicate e-mail answers the list body
+  ["A user is already registered with this e-mail address."]). CVAT looks up "" like any e-mail: once one user
+  without an e-mail exists, every later registration without an e-mail gets that same answer. Registering the
+  e-mail of a placeholder user (left by an invitation) takes that user over (same id, new name), as CVAT does;
+  its membership stays inactive. A registration carrying a valid Bearer/Token header is an authenticated
+  request: it is NOT throttled as anonymous (checked on the real server while the anonymous limit was
+  exhausted: 201) and the header keeps authenticating as its owner.
+- Throttling (`anon_rate`, default "100/minute" = CVAT's DEFAULT_THROTTLE_RATES["anon"]; None disables): DRF's
+  AnonRateThrottle per client address, sliding window, counted only for anonymous requests that reach a DRF
+  view's throttle check (login, register, /api/server/about; not health, not a 401, 403 CSRF or 406). Over the
+  limit: 429 {"detail": "Request was throttled. Expected available in N seconds."} (N = ceil of the time until the
+  oldest counted request leaves the window; "1 second." singular) with header `Retry-After: N`.
+- Organisations: slug rules from cvat_rules.py (16 characters, letters, digits, _ and -), name <= 64.
+- Invitations (ORG_INVITATION_CONFIRM = "No"): an existing user with a usable password is added at once (accepted
+  true, expired null). Any role including owner is a valid choice for the superuser. An e-mail without an account
+  creates a placeholder user (username = e-mail, lower-cased, unusable password) and an inactive membership
+  (joined_date null) with a pending invitation (accepted false), and then, without mail backend
+  (EMAIL_BACKEND = None), answers 500 with the JSON string "Email backend is not configured." (both left behind);
+  with `mail_backend=True` it answers 201 (expired false: sent). Inviting a member again: 400
+  ["The user is a member of the organization already."]. Without organisation context: 500 (HTML page).
+- Labels: an attribute without `mutable` -> 400 {"labels": [{}, {"attributes": [{"mutable": ["This field is
+  required."]}]}]}; default_value defaults to "" for select/radio too. Quality settings of a project report
+  inherit: true. Webhooks omit last_status/last_delivery_date until a delivery exists.
+- Tasks: before data, data null, dimension/mode/media_type "", and NO size, data_cloud_storage_id,
+  image_quality or data_chunk_size keys (CVAT omits fields read through the missing Data object).
+  POST /api/tasks/{id}/data/ answers 202 {"rq_id": "action=create&target=task&target_id=<id>"}; creation errors
+  come through GET /api/requests/{rq_id} (status "failed", message as CVAT words it):
+  `gt_pool` with a sorting_method other than random -> 'rest_framework.exceptions.ValidationError:
+  [ErrorDetail(string=\'validation mode "gt_pool" can only be used with "random" sorting\', code=\'invalid\')]';
+  a missing S3 key -> "rest_framework.exceptions.NotFound: The file '<key>' not found on the cloud storage
+  '<bucket>'". A failed task keeps size 0, jobs.count 0, media_type "" but `data` set (not null) and the files
+  of the failed request: a second POST /data is accepted (202) but CVAT appends the new files to the old ones, so
+  it fails again on the same missing key (the task must be deleted and created again). A task with media:
+  second POST -> 400 ["Adding more data is not supported"]. `gt` adds one ground-truth job; `gt_pool` takes the
+  pool out of the regular frames, adds frames_per_job honeypots to each job, reports segment_size 0, overlap 0,
+  one extra (ground-truth) job and size = regular + jobs * honeypots + pool (12 images, pool 3, 1 per job,
+  segment 4 -> size 15, 4 jobs).
+- Cloud storage: CVAT 2.73 keeps "key secret" only (no session_token; a PATCH resets it);
+  GET /api/cloudstorages/{id}/status probes with the stored credentials ("AVAILABLE" | "NOT_FOUND" |
+  "FORBIDDEN"); creation checks the bucket with the credentials given.
+- Lists are paginated (count/next/previous/results, `page_size`, `page`) in CVAT's default order (-id; labels and
+  quality settings by id), organisation context by `X-Organization` or `?org=`/`?org_id=`.
 
 Test controls (not counted): `GET /_standin/stats` (requests by method, writes), `POST /_standin/faults`
 {"unavailable": N} (the next N requests answer 503, e.g. CVAT still starting) or
 {"fail": {"method": "POST", "path": "/api/projects", "after": K, "status": 500, "count": 1}} (a 5xx in the
 middle, before the request is processed), `POST /_standin/reset_stats`, `GET /_standin/state`.
 
-What it does NOT prove: CVAT's permission engine (OPA rules: every authenticated user is treated as the
-superuser here), real data upload and media decoding (a task's size is the declared frame count, or the
-number of S3 objects under the given keys), job creation, CVAT's full validation rules (only the ones
-implemented below), e-mail confirmation of invitations, and the exact text of CVAT's error messages.
+What it does NOT prove: CVAT's permission engine beyond the above (every authenticated user is treated as the
+superuser), real media decoding (a task's size comes from the number of S3 objects under the given keys), job
+contents, e-mail delivery, CVAT's full list of common passwords, and messages of checks not listed here.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import secrets
 import threading
-import uuid
+import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+try:
+    from . import cvat_rules as rules
+except ImportError:  # run as a script: python tests/cvat_standin/server.py
+    import cvat_rules as rules  # type: ignore[no-redef]
+
 VERSION = "2.73.0"
-ROLES = ("worker", "supervisor", "maintainer", "owner")
+ROLES = rules.ORG_ROLES
+CVAT_JSON = "application/vnd.cvat+json"
+NO_PERMISSION = {"detail": "You do not have permission to perform this action."}
+HEALTH = {"Cache backend: default": "working", "Cache backend: media": "working", "DatabaseBackend": "working",
+          "DatabaseBackend[default]": "working", "DiskUsage": "working", "MemoryUsage": "working",
+          "OPAHealthCheck": "working"}
+SAFE = ("GET", "HEAD", "OPTIONS")
 
 
 def now() -> str:
@@ -38,20 +111,81 @@ def now() -> str:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, body):
+    def __init__(self, status: int, body, content_type: str = CVAT_JSON):
         super().__init__(str(body))
         self.status = status
         self.body = body
+        self.content_type = content_type
+
+
+def parse_rate(rate):
+    """'100/minute' -> (100, 60.0); None -> None (DRF's SimpleRateThrottle.parse_rate)."""
+    if rate is None:
+        return None
+    num, period = str(rate).split("/")
+    return int(num), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
+
+
+def _media_ranges(accept: str):
+    out = []
+    for token in accept.split(","):
+        token = token.strip()
+        if not token:
+            continue
+        parts = [p.strip() for p in token.split(";")]
+        q = 1.0
+        for p in parts[1:]:
+            if p.startswith("q="):
+                try:
+                    q = float(p[2:])
+                except ValueError:
+                    q = 1.0
+        out.append((parts[0].lower(), q))
+    return out
+
+
+def negotiate_api(accept: str | None) -> str | None:
+    """DRF's DefaultContentNegotiation with CVAT's renderers (CVATAPIRenderer, BrowsableAPIRenderer): by
+    specificity, renderer order within one level; q-values are not weighed."""
+    renderers = (CVAT_JSON, "text/html")
+    ranges = _media_ranges(accept or "*/*")
+
+    def precedence(mt):
+        if mt == "*/*":
+            return 0
+        return 1 if mt.endswith("/*") else 2
+    for level in (2, 1, 0):
+        group = [mt for mt, _ in ranges if precedence(mt) == level]
+        for renderer in renderers:
+            for mt in group:
+                if mt == "*/*" or mt == renderer or (mt.endswith("/*") and renderer.startswith(mt[:-1])):
+                    return renderer
+    return None
+
+
+def negotiate_health(accept: str | None) -> str | None:
+    """django-health-check 3.20: media types by q-value; html or json."""
+    for mt, _ in sorted(_media_ranges(accept or "*/*"), key=lambda x: x[1], reverse=True):
+        if mt in ("text/html", "application/xhtml+xml", "text/*", "*/*"):
+            return "text/html"
+        if mt in ("application/json", "application/*"):
+            return "application/json"
+    return None
 
 
 class State:
-    def __init__(self, admin: str, password: str, s3_endpoint: str | None):
+    def __init__(self, admin: str, password: str, s3_endpoint: str | None, anon_rate="100/minute",
+                 mail_backend: bool = False):
         self.lock = threading.RLock()
         self.s3_endpoint = s3_endpoint
+        self.anon_rate = parse_rate(anon_rate)
+        self.mail_backend = mail_backend
+        self.anon_history: dict[str, list[float]] = {}
         self.ids: dict[str, int] = {}
         self.users: dict[int, dict] = {}
-        self.passwords: dict[int, str] = {}
-        self.keys: dict[str, int] = {}  # login key / session id -> user id
+        self.passwords: dict[int, str | None] = {}  # None: unusable password (placeholder user)
+        self.keys: dict[str, int] = {}  # login key (Authorization: Token) -> user id
+        self.sessions: dict[str, dict] = {}  # sessionid -> {"uid", "csrf"}
         self.tokens: dict[str, dict] = {}  # access token value -> token
         self.orgs: dict[int, dict] = {}
         self.memberships: dict[int, dict] = {}
@@ -91,6 +225,15 @@ class State:
         u = self.users[uid]
         return {k: u[k] for k in ("url", "id", "username", "first_name", "last_name")}
 
+    def login(self, uid) -> tuple[str, dict]:
+        """A login key (one per user, like DRF's Token) and a new session: (key, cookies)."""
+        key = next((k for k, v in self.keys.items() if v == uid), None) or secrets.token_hex(20)
+        self.keys[key] = uid
+        sid, csrf = secrets.token_hex(16), secrets.token_urlsafe(24)[:32]
+        self.sessions[sid] = {"uid": uid, "csrf": csrf}
+        self.users[uid]["last_login"] = now()
+        return key, {"csrftoken": csrf, "sessionid": sid}
+
 
 def paginate(items: list, query: dict, path: str, base: str) -> dict:
     size_raw = query.get("page_size", "10")
@@ -106,6 +249,16 @@ def paginate(items: list, query: dict, path: str, base: str) -> dict:
             "previous": link(page - 1) if page > 1 else None, "results": chunk}
 
 
+def absolute(obj, base: str):
+    """CVAT's hyperlinks are absolute: {"url": "/api/..."} -> "http://host/api/..." (recursively)."""
+    if isinstance(obj, dict):
+        return {k: (base + v if k == "url" and isinstance(v, str) and v.startswith("/api/") else absolute(v, base))
+                for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [absolute(x, base) for x in obj]
+    return obj
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "cvat-standin"
     protocol_version = "HTTP/1.1"
@@ -117,14 +270,30 @@ class Handler(BaseHTTPRequestHandler):
     def st(self) -> State:
         return self.server.state  # type: ignore[attr-defined]
 
+    @property
+    def base(self) -> str:
+        return f"http://{self.headers.get('Host', '127.0.0.1')}"
+
     # -- plumbing ------------------------------------------------------------------------------------
-    def _send(self, status: int, body=None, cookies: dict | None = None):
-        raw = b"" if body is None else json.dumps(body).encode()
+    def _send(self, status: int, body=None, cookies: dict | None = None, content_type: str = CVAT_JSON,
+              headers: dict | None = None):
+        if isinstance(body, (bytes, str)) and content_type != CVAT_JSON and content_type != "application/json":
+            raw = body.encode() if isinstance(body, str) else body
+        elif content_type == "text/html" and body is not None:
+            raw = ("<html><head><title>CVAT API stand-in</title></head><body><pre>%s</pre></body></html>"
+                   % json.dumps(absolute(body, self.base), indent=2)).encode()
+            content_type = "text/html; charset=utf-8"
+        else:
+            raw = b"" if body is None else json.dumps(absolute(body, self.base), separators=(",", ":")).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(raw)))
+        self.send_header("Vary", "Accept, Origin, Cookie")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         for k, v in (cookies or {}).items():
-            self.send_header("Set-Cookie", f"{k}={v}; Path=/")
+            flags = "; HttpOnly" if k == "sessionid" else ""
+            self.send_header("Set-Cookie", f"{k}={v}; Path=/; SameSite=Lax{flags}")
         self.end_headers()
         self.wfile.write(raw)
 
@@ -136,7 +305,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             return json.loads(raw)
         except ValueError:
-            raise ApiError(400, {"detail": "JSON parse error"})
+            raise ApiError(400, {"detail": "JSON parse error - Expecting value"})
 
     def do_GET(self):
         self._dispatch("GET")
@@ -176,11 +345,27 @@ class Handler(BaseHTTPRequestHandler):
                     if rule["seen"] > rule["after"] and rule["count"] > 0:
                         rule["count"] -= 1
                         return self._send(rule["status"], {"detail": "Internal Server Error (stand-in fault)"})
+            if path == "/api/server/health/" and method == "GET":
+                kind = negotiate_health(self.headers.get("Accept"))
+                if kind is None:
+                    return self._send(406, "Not Acceptable: Supported content types: text/html, application/json",
+                                      content_type="text/plain")
+                if kind == "application/json":
+                    return self._send(200, HEALTH, content_type="application/json")
+                return self._send(200, "<html><head><title>System status</title></head><body>"
+                                  + "".join(f"<p>{k}: {v}</p>" for k, v in HEALTH.items()) + "</body></html>",
+                                  content_type="text/html; charset=utf-8")
+            renderer = negotiate_api(self.headers.get("Accept"))
+            if renderer is None:
+                return self._send(406, {"detail": "Could not satisfy the request Accept header."})
             try:
                 status, body, cookies = self._route(method, path, query, data)
             except ApiError as e:
-                return self._send(e.status, e.body)
-        self._send(status, body, cookies)
+                if e.content_type != CVAT_JSON:
+                    return self._send(e.status, e.body, content_type=e.content_type)
+                headers = {"Retry-After": str(e.body.pop("_wait"))} if e.status == 429 else None
+                return self._send(e.status, e.body, content_type=renderer, headers=headers)
+        self._send(status, body, cookies, content_type=renderer)
 
     def _control(self, method, path, data):
         st = self.st
@@ -188,10 +373,10 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_standin/stats":
                 stats = dict(st.stats)
                 stats["writes"] = sum(v for k, v in st.stats.items() if k in ("POST", "PATCH", "PUT", "DELETE"))
-                return self._send(200, stats)
+                return self._send(200, stats, content_type="application/json")
             if path == "/_standin/reset_stats":
                 st.stats.clear()
-                return self._send(200, {})
+                return self._send(200, {}, content_type="application/json")
             if path == "/_standin/faults":
                 st.unavailable = int(data.get("unavailable", 0))
                 st.fail_rules = []
@@ -199,31 +384,68 @@ class Handler(BaseHTTPRequestHandler):
                     f = data["fail"]
                     st.fail_rules.append({"method": f["method"], "path": f["path"], "after": int(f.get("after", 0)),
                                           "status": int(f.get("status", 500)), "count": int(f.get("count", 1)), "seen": 0})
-                return self._send(200, {})
+                return self._send(200, {}, content_type="application/json")
             if path == "/_standin/state":
                 return self._send(200, {
-                    "tasks": list(st.tasks.values()), "task_data": st.task_data,
+                    "tasks": list(st.tasks.values()), "task_data": {str(k): v for k, v in st.task_data.items()},
                     "cloudstorage_credentials": {str(k): sorted(v) for k, v in st.cs_secrets.items()},
-                    "webhook_secret_set": {str(k): bool(v) for k, v in st.webhook_secrets.items()}})
-        return self._send(404, {"detail": "Not found."})
+                    "webhook_secret_set": {str(k): bool(v) for k, v in st.webhook_secrets.items()}},
+                    content_type="application/json")
+        return self._send(404, {"detail": "Not found."}, content_type="application/json")
 
     # -- auth and context ------------------------------------------------------------------------------
-    def _user(self) -> int:
+    def _cookies(self) -> dict:
+        out = {}
+        for part in self.headers.get("Cookie", "").split(";"):
+            if "=" in part:
+                k, v = part.strip().split("=", 1)
+                out[k] = v
+        return out
+
+    def _authenticate(self, method) -> tuple[int | None, dict | None]:
+        """(user id or None, access token or None), in CVAT's order: Token, Bearer, session cookie (+ CSRF)."""
         auth = self.headers.get("Authorization", "")
         st = self.st
+        if auth.startswith("Token "):
+            if auth[6:] not in st.keys:
+                raise ApiError(401, {"detail": "Invalid token."})
+            return st.keys[auth[6:]], None
         if auth.startswith("Bearer "):
             tok = st.tokens.get(auth[7:])
-            if tok:
-                tok["last_used_date"] = now()
-                return tok["_user"]
-        elif auth.startswith("Token "):
-            if auth[6:] in st.keys:
-                return st.keys[auth[6:]]
-        cookie = self.headers.get("Cookie", "")
-        m = re.search(r"sessionid=([^;]+)", cookie)
-        if m and m.group(1) in st.keys:
-            return st.keys[m.group(1)]
-        raise ApiError(401, {"detail": "Authentication credentials were not provided."})
+            if not tok:
+                raise ApiError(401, {"detail": "Invalid token."})
+            tok["last_used_date"] = now()
+            return tok["_user"], tok
+        cookies = self._cookies()
+        sess = st.sessions.get(cookies.get("sessionid", ""))
+        if sess is None:
+            return None, None
+        if method not in SAFE:  # DRF SessionAuthentication.enforce_csrf
+            if "csrftoken" not in cookies:
+                raise ApiError(403, {"detail": "CSRF Failed: CSRF cookie not set."})
+            header = self.headers.get("X-CSRFToken")
+            if not header:
+                raise ApiError(403, {"detail": "CSRF Failed: CSRF token missing."})
+            if header != cookies["csrftoken"]:
+                raise ApiError(403, {"detail": "CSRF Failed: CSRF token incorrect."})
+        return sess["uid"], None
+
+    def _throttle_anon(self):
+        """DRF AnonRateThrottle: sliding window per client address; a refused request is not recorded."""
+        st = self.st
+        if st.anon_rate is None:
+            return
+        num, duration = st.anon_rate
+        t = time.monotonic()
+        hist = [x for x in st.anon_history.get(self.client_address[0], []) if x > t - duration]
+        if len(hist) >= num:
+            wait = math.ceil(duration - (t - hist[-1]))
+            st.anon_history[self.client_address[0]] = hist
+            unit = "second" if wait == 1 else "seconds"
+            raise ApiError(429, {"detail": f"Request was throttled. Expected available in {wait} {unit}.",
+                                 "_wait": wait})
+        hist.insert(0, t)
+        st.anon_history[self.client_address[0]] = hist
 
     def _org(self, query) -> dict | None:
         slug = self.headers.get("X-Organization") or query.get("org")
@@ -241,9 +463,11 @@ class Handler(BaseHTTPRequestHandler):
             return o
         return None
 
-    def _page(self, items, query, path):
-        base = f"http://{self.headers.get('Host', '127.0.0.1')}"
-        return 200, paginate(items, query, path, base), None
+    def _page(self, items, query, path, order="-id"):
+        items = list(items)
+        if order and items and isinstance(items[0], dict) and "id" in items[0]:
+            items.sort(key=lambda x: x["id"], reverse=order.startswith("-"))
+        return 200, paginate(items, query, path, self.base), None
 
     @staticmethod
     def _scope(items, org):
@@ -257,57 +481,55 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, {"detail": "Not found."})
         return obj
 
+    def _token_permission(self, tok, method, path):
+        """CVAT's access-token rules: users and access tokens list/view only (access_token_plugin.users and
+        .access_tokens rego); projects and tasks writable unless read-only; everything else: a read-only token
+        may use safe methods only (AccessTokenReadOnlyDefaultPermission)."""
+        if tok is None or method in SAFE:
+            return
+        if path.startswith("/api/users") or path.startswith("/api/auth/access_tokens"):
+            raise ApiError(403, dict(NO_PERMISSION))
+        if tok["read_only"]:
+            raise ApiError(403, dict(NO_PERMISSION))
+
     # -- routes ------------------------------------------------------------------------------------------
     def _route(self, method, path, query, data):  # noqa: C901 - a routing table
         st = self.st
-        if path == "/api/server/health/" and method == "GET":
-            return 200, {"status": "ok"}, None
+        uid, tok = self._authenticate(method)  # CSRF is enforced here, before any throttle
+        public = (path == "/api/server/about" and method == "GET") or (
+            path in ("/api/auth/login", "/api/auth/register") and method == "POST")
+        if public and uid is None:
+            self._throttle_anon()
         if path == "/api/server/about" and method == "GET":
             return 200, {"name": "Computer Vision Annotation Tool", "description": "CVAT API stand-in",
                          "version": VERSION, "logo_url": "", "subtitle": "stand-in"}, None
         if path == "/api/auth/login" and method == "POST":
-            name = data.get("username") or data.get("email")
-            for uid, u in st.users.items():
-                if name in (u["username"], u["email"]) and st.passwords.get(uid) == data.get("password"):
-                    key = secrets.token_hex(20)
-                    st.keys[key] = uid
-                    return 200, {"key": key}, {"sessionid": key, "csrftoken": secrets.token_hex(16)}
+            name = str(data.get("username") or data.get("email") or "")
+            for user_id, u in st.users.items():
+                if name and name.lower() in (u["username"].lower(), u["email"].lower()) \
+                        and st.passwords.get(user_id) is not None and st.passwords.get(user_id) == data.get("password"):
+                    key, cookies = st.login(user_id)
+                    return 200, {"key": key}, cookies
             raise ApiError(400, {"non_field_errors": ["Unable to log in with provided credentials."]})
         if path == "/api/auth/register" and method == "POST":
-            errors = {}
-            for f in ("username", "password1", "password2"):
-                if not data.get(f):
-                    errors[f] = ["This field is required."]
-            if data.get("password1") != data.get("password2"):
-                errors["non_field_errors"] = ["The two password fields didn't match."]
-            if any(u["username"] == data.get("username") for u in st.users.values()):
-                errors["username"] = ["A user with that username already exists."]
-            if data.get("email") and any(u["email"].lower() == data["email"].lower() for u in st.users.values()):
-                errors["email"] = ["A user is already registered with this e-mail address."]
-            if errors:
-                raise ApiError(400, errors)
-            uid = st.add_user(data["username"], data.get("email", ""), data["password1"],
-                              first_name=data.get("first_name", ""), last_name=data.get("last_name", ""))
-            u = st.users[uid]
-            return 201, {"username": u["username"], "email": u["email"], "first_name": u["first_name"],
-                         "last_name": u["last_name"], "email_verification_required": False, "key": None}, None
+            return self._register(data)
 
-        uid = self._user()
+        if uid is None:
+            raise ApiError(401, {"detail": "Authentication credentials were not provided."})
+        self._token_permission(tok, method, path)
         org = self._org(query)
 
         if path == "/api/auth/access_tokens" and method == "POST":
             if not data.get("name"):
                 raise ApiError(400, {"name": ["This field is required."]})
             tid = st.next_id("token")
-            value = secrets.token_urlsafe(32)
+            value = f"{secrets.token_urlsafe(6)[:8]}.{secrets.token_urlsafe(24)[:32]}"
             tok = {"id": tid, "name": data["name"], "created_date": now(), "updated_date": now(),
                    "expiry_date": data.get("expiry_date"), "last_used_date": None,
-                   "read_only": bool(data.get("read_only", False)), "owner": st.basic_user(uid), "_user": uid}
+                   "read_only": bool(data.get("read_only", True)), "owner": st.basic_user(uid), "_user": uid}
             st.tokens[value] = tok
             return 201, dict({k: v for k, v in tok.items() if k != "_user"}, value=value), None
         if path == "/api/auth/access_tokens/self" and method == "GET":
-            auth = self.headers.get("Authorization", "")
-            tok = st.tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
             if not tok:
                 raise ApiError(404, {"detail": "Not found."})
             return 200, {k: v for k, v in tok.items() if k != "_user"}, None
@@ -324,9 +546,11 @@ class Handler(BaseHTTPRequestHandler):
                 members = {m["user"]["id"] for m in st.memberships.values() if m["organization"] == org["id"]}
                 items = [u for u in items if u["id"] in members]
             if query.get("search"):
-                items = [u for u in items if query["search"] in u["username"]]
-            if query.get("username"):
-                items = [u for u in items if u["username"] == query["username"]]
+                s = query["search"].lower()
+                items = [u for u in items if any(s in u[k].lower() for k in ("username", "first_name", "last_name"))]
+            for k in ("username", "first_name", "last_name"):
+                if query.get(k):
+                    items = [u for u in items if u[k] == query[k]]
             return self._page(items, query, path)
         m = re.fullmatch(r"/api/users/(\d+)", path)
         if m:
@@ -342,72 +566,69 @@ class Handler(BaseHTTPRequestHandler):
             if method == "GET":
                 mine = {m["organization"] for m in st.memberships.values() if m["user"]["id"] == uid}
                 items = [o for o in st.orgs.values() if st.users[uid]["is_superuser"] or o["id"] in mine]
+                for k in ("slug", "name"):
+                    if query.get(k):
+                        items = [o for o in items if o[k] == query[k]]
                 return self._page(items, query, path)
             if method == "POST":
-                slug = data.get("slug", "")
-                if not slug or len(slug) > 16 or not re.fullmatch(r"[a-zA-Z0-9_-]+", slug):
-                    raise ApiError(400, {"slug": ["Enter a valid slug of at most 16 characters."]})
-                if any(o["slug"] == slug for o in st.orgs.values()):
-                    raise ApiError(400, {"slug": ["organization with this slug already exists."]})
+                errs = {}
+                slug_errs = rules.slug_errors(data["slug"]) if "slug" in data else [rules.REQUIRED]
+                if not slug_errs and any(o["slug"] == data["slug"] for o in st.orgs.values()):
+                    slug_errs = [rules.SLUG_TAKEN]
+                if slug_errs:
+                    errs["slug"] = slug_errs
+                if "name" in data and rules.org_name_errors(data["name"]):
+                    errs["name"] = rules.org_name_errors(data["name"])
+                if errs:
+                    raise ApiError(400, errs)
                 oid = st.next_id("org")
-                o = {"id": oid, "slug": slug, "name": data.get("name", ""), "description": data.get("description", ""),
-                     "created_date": now(), "updated_date": now(), "contact": data.get("contact", {}),
-                     "owner": st.basic_user(uid)}
+                o = {"id": oid, "slug": data["slug"], "name": data.get("name", ""),
+                     "description": data.get("description", ""), "created_date": now(), "updated_date": now(),
+                     "contact": data.get("contact", {}), "owner": st.basic_user(uid)}
                 st.orgs[oid] = o
-                self._add_member(oid, uid, "owner")
+                self._add_member(oid, uid, "owner", joined=o["created_date"])
                 return 201, o, None
         m = re.fullmatch(r"/api/organizations/(\d+)", path)
         if m:
             o = self._get(st.orgs, int(m.group(1)))
             if method == "PATCH":
+                if "name" in data and rules.org_name_errors(data["name"]):
+                    raise ApiError(400, {"name": rules.org_name_errors(data["name"])})
                 for k in ("name", "description", "contact"):
                     if k in data:
                         o[k] = data[k]
                 o["updated_date"] = now()
             return 200, o, None
 
-        # memberships and invitations
+        # memberships and invitations (the superuser may do anything the API accepts, as CVAT's OPA rules say)
         if path == "/api/memberships" and method == "GET":
             items = [x for x in st.memberships.values() if org is None or x["organization"] == org["id"]]
             if query.get("user"):
                 items = [x for x in items if x["user"]["username"] == query["user"]]
+            if query.get("role"):
+                items = [x for x in items if x["role"] == query["role"]]
             return self._page(items, query, path)
         m = re.fullmatch(r"/api/memberships/(\d+)", path)
         if m:
             ms = self._get(st.memberships, int(m.group(1)))
             if method == "PATCH":
-                if data.get("role") not in ROLES or data.get("role") == "owner":
-                    raise ApiError(400, {"role": [f"\"{data.get('role')}\" is not a valid choice."]})
-                if ms["role"] == "owner":
-                    raise ApiError(403, {"detail": "You do not have permission to perform this action."})
-                ms["role"] = data["role"]
+                if "role" in data and data["role"] not in ROLES:
+                    raise ApiError(400, {"role": [f"\"{data['role']}\" is not a valid choice."]})
+                ms["role"] = data.get("role", ms["role"])
+                inv = st.invitations.get(ms["invitation"] or "")
+                if inv:
+                    inv["role"] = ms["role"]
             elif method == "DELETE":
-                if ms["role"] == "owner":
-                    raise ApiError(403, {"detail": "You do not have permission to perform this action."})
                 del st.memberships[ms["id"]]
+                st.invitations.pop(ms["invitation"] or "", None)
                 return 204, None, None
             return 200, ms, None
         if path == "/api/invitations":
-            if org is None:
-                raise ApiError(400, {"detail": "Organization context is required"})
             if method == "POST":
-                if data.get("role") not in ("worker", "supervisor", "maintainer"):
-                    raise ApiError(400, {"role": [f"\"{data.get('role')}\" is not a valid choice."]})
-                user = next((u for u in st.users.values() if u["email"].lower() == str(data.get("email", "")).lower()), None)
-                if user is None:
-                    raise ApiError(400, {"email": ["No user with this email (stand-in: invitations of unknown e-mails are not modelled)."]})
-                if any(x["user"]["id"] == user["id"] and x["organization"] == org["id"] for x in st.memberships.values()):
-                    raise ApiError(400, {"detail": "The user is already a member of the organization"})
-                key = secrets.token_hex(16)
-                ms = self._add_member(org["id"], user["id"], data["role"], invitation=key)
-                inv = {"key": key, "created_date": now(), "owner": st.basic_user(uid), "role": data["role"],
-                       "user": st.basic_user(user["id"]), "organization": org["id"], "expired": False, "accepted": True,
-                       "organization_info": {"id": org["id"], "slug": org["slug"], "name": org["name"]}}
-                st.invitations[key] = inv
-                ms["joined_date"] = now()
-                return 201, inv, None
-            items = [i for i in st.invitations.values() if i["organization"] == org["id"]]
-            return self._page(items, query, path)
+                return self._invite(uid, org, data)
+            items = [i for i in st.invitations.values() if org is None or i["organization"] == org["id"]]
+            items.sort(key=lambda i: i["created_date"], reverse=True)
+            return self._page(items, query, path, order=None)
 
         # cloud storages
         if path == "/api/cloudstorages":
@@ -463,6 +684,7 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST":
                 if not data.get("name"):
                     raise ApiError(400, {"name": ["This field is required."]})
+                self._check_new_labels(data.get("labels", []))
                 pid = st.next_id("project")
                 pr = {"url": f"/api/projects/{pid}", "id": pid, "name": data["name"], "owner": st.basic_user(uid),
                       "assignee": None, "guide_id": None, "bug_tracker": "", "task_subsets": [],
@@ -474,7 +696,7 @@ class Handler(BaseHTTPRequestHandler):
                 st.projects[pid] = pr
                 self._apply_labels(pid, data.get("labels", []))
                 qid = st.next_id("quality")
-                st.quality[qid] = {"id": qid, "task_id": None, "project_id": pid, "job_filter": "", "inherit": False,
+                st.quality[qid] = {"id": qid, "task_id": None, "project_id": pid, "job_filter": "", "inherit": True,
                                    "target_metric": "accuracy", "target_metric_threshold": 0.7,
                                    "max_validations_per_job": 0, "iou_threshold": 0.4, "oks_sigma": 0.09,
                                    "point_size_base": "group_bbox_size", "line_thickness": 0.01,
@@ -500,14 +722,14 @@ class Handler(BaseHTTPRequestHandler):
                      if org is None or st.projects[lab["project_id"]]["organization"] == org["id"]]
             if query.get("project_id"):
                 items = [lab for lab in items if lab["project_id"] == int(query["project_id"])]
-            return self._page(items, query, path)
+            return self._page(items, query, path, order="id")
 
         # quality settings
         if path == "/api/quality/settings" and method == "GET":
             items = [q for q in st.quality.values() if org is None or q["_org"] == org["id"]]
             if query.get("project_id"):
                 items = [q for q in items if q["project_id"] == int(query["project_id"])]
-            return self._page([{k: v for k, v in q.items() if k != "_org"} for q in items], query, path)
+            return self._page([{k: v for k, v in q.items() if k != "_org"} for q in items], query, path, order="id")
         m = re.fullmatch(r"/api/quality/settings/(\d+)", path)
         if m:
             q = self._get(st.quality, int(m.group(1)))
@@ -543,8 +765,7 @@ class Handler(BaseHTTPRequestHandler):
                      "content_type": data.get("content_type", "application/json"), "is_active": data.get("is_active", True),
                      "enable_ssl": data.get("enable_ssl", True), "created_date": now(), "updated_date": now(),
                      "owner": st.basic_user(uid), "project_id": data.get("project_id"),
-                     "organization": org["id"] if org else None, "events": list(data["events"]), "last_status": 0,
-                     "last_delivery_date": now()}
+                     "organization": org["id"] if org else None, "events": list(data["events"])}
                 st.webhooks[wid] = w
                 st.webhook_secrets[wid] = data.get("secret", "")
                 return 201, w, None
@@ -562,7 +783,11 @@ class Handler(BaseHTTPRequestHandler):
         # tasks
         if path == "/api/tasks":
             if method == "GET":
-                return self._page(self._scope(st.tasks.values(), org), query, path)
+                items = self._scope(st.tasks.values(), org)
+                for k in ("name", "project_id"):
+                    if query.get(k):
+                        items = [x for x in items if str(x[k]) == query[k]]
+                return self._page(items, query, path)
             if method == "POST":
                 if not data.get("name"):
                     raise ApiError(400, {"name": ["This field is required."]})
@@ -573,8 +798,8 @@ class Handler(BaseHTTPRequestHandler):
                      "project_name": st.projects[data["project_id"]]["name"] if data.get("project_id") else None,
                      "owner": st.basic_user(uid), "assignee": None, "bug_tracker": "", "created_date": now(),
                      "updated_date": now(), "overlap": data.get("overlap"), "segment_size": data.get("segment_size", 0),
-                     "status": "annotation", "data_chunk_size": None, "data_cloud_storage_id": None, "guide_id": None,
-                     "size": 0, "image_quality": 70, "data": None, "dimension": "2d", "mode": "", "subset": "",
+                     "status": "annotation", "guide_id": None,
+                     "data": None, "dimension": "", "mode": "", "media_type": "", "subset": "",
                      "organization": org["id"] if org else None, "organization_id": org["id"] if org else None,
                      "target_storage": None, "source_storage": None,
                      "jobs": {"count": 0, "completed": 0, "validation": 0, "url": f"/api/jobs?task_id={tid}"},
@@ -585,42 +810,182 @@ class Handler(BaseHTTPRequestHandler):
         m = re.fullmatch(r"/api/tasks/(\d+)", path)
         if m and method == "GET":
             return 200, self._get(st.tasks, int(m.group(1))), None
+        if m and method == "DELETE":
+            t = self._get(st.tasks, int(m.group(1)))
+            del st.tasks[t["id"]]
+            st.task_data.pop(str(t["id"]), None)
+            return 204, None, None
         m = re.fullmatch(r"/api/tasks/(\d+)/data/?", path)
         if m and method == "POST":
-            t = self._get(st.tasks, int(m.group(1)))
-            if t["data"] is not None:
-                raise ApiError(400, {"detail": "Adding more data is not supported"})
-            if not data.get("server_files"):
-                raise ApiError(400, {"server_files": ["No media data found"]})
-            cs = st.cloudstorages.get(data.get("cloud_storage_id"))
-            if cs is None:
-                raise ApiError(400, {"cloud_storage_id": ["Cloud storage not found"]})
-            vp = data.get("validation_params")
-            if vp and vp.get("mode") == "gt_pool" and not (vp.get("frames_per_job_count") or vp.get("frames_per_job_share")):
-                raise ApiError(400, {"validation_params": ["frames_per_job_count or frames_per_job_share is required for gt_pool"]})
-            size = self._count_objects(cs, data["server_files"])
-            t.update(data=t["id"], size=size, data_cloud_storage_id=cs["id"], mode="annotation",
-                     image_quality=data.get("image_quality", 70), validation_mode=(vp or {}).get("mode"),
-                     data_chunk_size=36)
-            seg = t["segment_size"] or size or 1
-            t["jobs"]["count"] = max(1, -(-size // seg)) + (1 if vp and vp.get("mode") == "gt" else 0)
-            st.task_data[str(t["id"])] = {k: v for k, v in data.items()}
-            rq = f"create:task-{t['id']}-{uuid.uuid4().hex[:8]}"
-            st.requests[rq] = {"id": rq, "status": "finished", "message": "", "operation": {"type": "create:task", "task_id": t["id"]}}
-            return 202, {"rq_id": rq}, None
+            return self._attach_data(self._get(st.tasks, int(m.group(1))), data)
         m = re.fullmatch(r"/api/requests/(.+)", path)
         if m and method == "GET":
             return 200, self._get(st.requests, m.group(1)), None
         raise ApiError(404 if method == "GET" else 405, {"detail": f"Method \"{method}\" not allowed." if method != "GET" else "Not found."})
 
+    # -- tasks -------------------------------------------------------------------------------------------
+    @staticmethod
+    def _validation_params_errors(vp):
+        """ValidationParamsSerializer.validate (cvat/apps/engine/serializers.py at ac6e63b)."""
+        def one_of(keys):
+            n = sum(k in vp for k in keys)
+            opts = ", ".join(f'"{k}"' for k in keys)
+            return None if n == 1 else (f"One of the fields {opts} required" if n == 0 else
+                                        f"Only 1 of the fields {opts} can be used")
+        if not isinstance(vp, dict) or vp.get("mode") not in ("gt", "gt_pool"):
+            return {"mode": [rules.REQUIRED if not isinstance(vp, dict) or "mode" not in vp
+                             else f"\"{vp.get('mode')}\" is not a valid choice."]}
+        fsm = vp.get("frame_selection_method")
+        if vp["mode"] == "gt_pool":
+            if fsm not in ("manual", "random_uniform"):
+                return {"non_field_errors": ['The "frame_selection_method" field must be one of \'manual\', '
+                                             '\'random_uniform\'']}
+            err = one_of(["frames_per_job_count", "frames_per_job_share"])
+            if err:
+                return {"non_field_errors": [err]}
+        elif fsm is not None and fsm not in ("manual", "random_uniform", "random_per_job"):
+            return {"frame_selection_method": [f"\"{fsm}\" is not a valid choice."]}
+        if fsm == "random_uniform":
+            err = one_of(["frame_count", "frame_share"])
+        elif fsm == "random_per_job":
+            err = one_of(["frames_per_job_count", "frames_per_job_share"])
+        elif fsm == "manual":
+            err = None if "frames" in vp else 'The "frames" field is required'
+        else:
+            err = None
+        return {"non_field_errors": [err]} if err else None
+
+    def _attach_data(self, t, data):
+        """POST /api/tasks/{id}/data/: CVAT validates the request, then creates the media in a background job
+        (reported by /api/requests/{rq_id}); the Data object and its files stay when that job fails."""
+        st = self.st
+        if t["media_type"]:
+            raise ApiError(400, ["Adding more data is not supported"])
+        if not data.get("server_files"):
+            raise ApiError(400, {"server_files": ["No media data found"]})
+        cs = st.cloudstorages.get(data.get("cloud_storage_id"))
+        if cs is None:
+            raise ApiError(400, {"cloud_storage_id": ["Cloud storage not found"]})
+        vp = data.get("validation_params")
+        if vp is not None:
+            err = self._validation_params_errors(vp)
+            if err:
+                raise ApiError(400, {"validation_params": err})
+        prev = st.task_data.get(str(t["id"]), {})
+        files = list(prev.get("server_files", [])) + list(data["server_files"])  # CVAT appends to the Data
+        st.task_data[str(t["id"])] = dict(data, server_files=files)
+        t.update(data=t["id"], data_cloud_storage_id=cs["id"], size=0, updated_date=now())
+        rq = f"action=create&target=task&target_id={t['id']}"
+        req = {"id": rq, "status": "finished", "message": "", "progress": 0.0, "created_date": now(),
+               "started_date": now(), "finished_date": now(), "owner": {"id": t["owner"]["id"],
+                                                                        "username": t["owner"]["username"]},
+               "result_url": None, "result_id": None,
+               "operation": {"type": "create:task", "target": "task", "project_id": t["project_id"],
+                             "task_id": t["id"], "job_id": None, "org_id": t["organization"], "format": None,
+                             "lightweight": None}}
+        st.requests[rq] = req
+        try:
+            if vp and vp["mode"] == "gt_pool" and data.get("sorting_method", "lexicographical") != "random":
+                raise ApiError(400, "rest_framework.exceptions.ValidationError: [ErrorDetail(string='validation mode "
+                                    "\"gt_pool\" can only be used with \"random\" sorting', code='invalid')]\n")
+            n = self._count_objects(cs, files)
+        except ApiError as e:
+            req.update(status="failed", message=e.body if isinstance(e.body, str) else json.dumps(e.body))
+            return 202, {"rq_id": rq}, None
+        seg = t["segment_size"] or 0
+        mode = (vp or {}).get("mode")
+        if mode == "gt_pool":
+            pool = int(vp.get("frame_count") or round(float(vp.get("frame_share", 0)) * n))
+            regular = n - pool
+            per_job = int(vp.get("frames_per_job_count") or round(float(vp.get("frames_per_job_share", 0)) * (seg or regular)))
+            jobs = max(1, math.ceil(regular / (seg or regular or 1)))
+            size, count, seg_out = regular + jobs * per_job + pool, jobs + 1, 0
+        else:
+            jobs = max(1, math.ceil(n / (seg or n or 1)))
+            size, count, seg_out = n, jobs + (1 if mode == "gt" else 0), seg or n
+        t.update(size=size, segment_size=seg_out, overlap=t["overlap"] or 0, mode="annotation", media_type="image",
+                 dimension="2d", image_quality=data.get("image_quality", 70), data_chunk_size=72,
+                 data_original_chunk_type="imageset", data_compressed_chunk_type="imageset", validation_mode=mode)
+        t["jobs"]["count"] = count
+        return 202, {"rq_id": rq}, None
+
     # -- helpers -----------------------------------------------------------------------------------------
-    def _add_member(self, oid, uid, role, invitation=None):
+    def _add_member(self, oid, uid, role, invitation=None, joined=None, active=True):
         st = self.st
         mid = st.next_id("membership")
-        ms = {"id": mid, "user": st.basic_user(uid), "organization": oid, "is_active": True, "joined_date": now(),
-              "role": role, "invitation": invitation}
+        ms = {"id": mid, "user": st.basic_user(uid), "organization": oid, "is_active": active,
+              "joined_date": (joined or now()) if active else None, "role": role, "invitation": invitation}
         st.memberships[mid] = ms
         return ms
+
+    def _register(self, data):
+        st = self.st
+        if not isinstance(data, dict):
+            raise ApiError(400, {"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
+        errors = rules.registration_errors(data, similarity=False, username_exists=lambda n: any(
+            u["username"].lower() == n.lower() for u in st.users.values()))
+        if errors:
+            raise ApiError(400, errors)
+        email = rules.normalize_email(data["email"]) if data.get("email") else ""
+        # CVAT looks the e-mail up even when none is given: "" matches every user without an e-mail, so only the
+        # first registration without an e-mail succeeds (later ones: "already registered with this e-mail")
+        same = [i for i, u in st.users.items() if u["email"].lower() == email]
+        if same and st.passwords[same[0]] is not None:
+            raise ApiError(400, [rules.EMAIL_TAKEN])
+        names = {k: str(data.get(k, "")).strip() for k in ("first_name", "last_name")}
+        username = str(data["username"]).strip()
+        pw_errors = rules.password_errors(data["password1"], dict(names, username=username, email=email))
+        if pw_errors:
+            raise ApiError(400, {"non_field_errors": pw_errors})
+        if same:  # a placeholder user left by an invitation: CVAT takes it over (get_dummy_or_regular_user)
+            user_id = same[0]
+            st.users[user_id].update(username=username, **names)
+            st.passwords[user_id] = data["password1"]
+            for ms in st.memberships.values():
+                if ms["user"]["id"] == user_id:
+                    ms["user"] = st.basic_user(user_id)
+        else:
+            user_id = st.add_user(username, email, data["password1"], **names)
+        key, cookies = st.login(user_id)
+        u = st.users[user_id]
+        return 201, {"username": u["username"], "email": u["email"], "first_name": u["first_name"],
+                     "last_name": u["last_name"], "email_verification_required": False, "key": key}, cookies
+
+    def _invite(self, uid, org, data):
+        st = self.st
+        if org is None:  # CVAT: an unhandled error (no organisation), Django's HTML 500 page
+            raise ApiError(500, "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Server Error (500)</title>\n"
+                                "</head>\n<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n",
+                           content_type="text/html; charset=utf-8")
+        errs = {}
+        if "role" not in data:
+            errs["role"] = [rules.REQUIRED]
+        elif data["role"] not in ROLES:
+            errs["role"] = [f"\"{data['role']}\" is not a valid choice."]
+        email_errs = rules.email_errors(data["email"]) if "email" in data else [rules.REQUIRED]
+        if email_errs:
+            errs["email"] = email_errs
+        if errs:
+            raise ApiError(400, errs)
+        email = rules.normalize_email(data["email"])
+        user_id = next((i for i, u in st.users.items() if u["email"].lower() == email), None)
+        if user_id is None:  # CVAT creates a placeholder user with an unusable password
+            user_id = st.add_user(email, email, None)
+        if any(x["user"]["id"] == user_id and x["organization"] == org["id"] for x in st.memberships.values()):
+            raise ApiError(400, ["The user is a member of the organization already."])
+        regular = st.passwords[user_id] is not None
+        key = secrets.token_urlsafe(48)[:64]
+        ms = self._add_member(org["id"], user_id, data["role"], invitation=key, active=regular)
+        inv = {"key": key, "created_date": now(), "owner": st.basic_user(uid), "role": data["role"],
+               "user": st.basic_user(user_id), "organization": org["id"], "expired": None, "accepted": regular,
+               "organization_info": {"id": org["id"], "slug": org["slug"]}}
+        st.invitations[key] = inv
+        if not regular:  # Invitation.send(): e-mail the invitation, which needs a mail backend
+            if not st.mail_backend:
+                raise ApiError(500, "Email backend is not configured.")
+            inv["expired"] = False
+        del ms  # the membership stays, active only for a regular user
+        return 201, inv, None
 
     def _apply_labels(self, pid, labels):
         st = self.st
@@ -635,8 +1000,8 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 lid = st.next_id("label")
                 lab = {"id": lid, "name": spec["name"], "color": spec.get("color") or "#%06x" % (lid * 2654435 % 0xFFFFFF),
-                       "attributes": [], "type": spec.get("type", "any"), "svg": "", "sublabels": [],
-                       "project_id": pid, "task_id": None, "parent_id": None, "has_parent": False}
+                       "attributes": [], "type": spec.get("type", "any"), "sublabels": [],
+                       "project_id": pid, "parent_id": None, "has_parent": False}
                 st.labels[lid] = lab
                 current[lab["name"]] = lab
             for k in ("name", "color", "type"):
@@ -657,7 +1022,29 @@ class Handler(BaseHTTPRequestHandler):
                 cur.update(mutable=bool(a.get("mutable", cur.get("mutable", False))),
                            input_type=a.get("input_type", cur.get("input_type", "select")), values=values,
                            default_value=str(a["default_value"]) if a.get("default_value") is not None
-                           else (values[0] if values else ""))
+                           else cur.get("default_value", ""))
+
+    @staticmethod
+    def _check_new_labels(labels):
+        """POST /api/projects: every attribute needs name, mutable, input_type and values (AttributeSerializer);
+        CVAT's error body lists one entry per label ({} when it is fine)."""
+        if not isinstance(labels, list):
+            raise ApiError(400, {"labels": ['Expected a list of items but got type "%s".' % type(labels).__name__]})
+        out, bad = [], False
+        for spec in labels:
+            attr_errs = []
+            for a in spec.get("attributes", []) if isinstance(spec, dict) else []:
+                e = {f: [rules.REQUIRED] for f in ("name", "mutable", "input_type", "values") if f not in a}
+                attr_errs.append(e)
+            errs = {}
+            if isinstance(spec, dict) and not spec.get("name"):
+                errs["name"] = [rules.REQUIRED if "name" not in spec else rules.BLANK]
+            if any(attr_errs):
+                errs["attributes"] = attr_errs
+            bad = bad or bool(errs)
+            out.append(errs)
+        if bad:
+            raise ApiError(400, {"labels": out})
 
     def _check_cs(self, data, cid):
         errs = {}
@@ -687,28 +1074,41 @@ class Handler(BaseHTTPRequestHandler):
                             aws_session_token=creds.get("session_token"))
 
     def _count_objects(self, cs, files):
+        """Media frames: one per object under a directory ("prefix/"), one per existing key; a missing key (or an
+        empty directory, not checked against CVAT) fails like CVAT's task creation job."""
         try:
             s3 = self._s3(dict(cs, **self.st.cs_secrets.get(cs["id"], {})))
             total = 0
             for f in files:
-                resp = s3.list_objects_v2(Bucket=cs["resource"], Prefix=f)
-                total += resp.get("KeyCount", 0)
+                keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+                    Bucket=cs["resource"], Prefix=f) for o in page.get("Contents", [])]
+                found = len(keys) if f.endswith("/") else int(f in keys)
+                if not found:
+                    raise ApiError(404, f"rest_framework.exceptions.NotFound: The file '{f}' not found on the cloud "
+                                        f"storage '{cs['resource']}'\n")
+                total += found
             return total
+        except ApiError:
+            raise
         except Exception as e:  # noqa: BLE001
-            raise ApiError(400, [f"Cannot read {files} from {cs['resource']}: {type(e).__name__}"])
+            raise ApiError(400, f"Cannot read {files} from {cs['resource']}: {type(e).__name__}\n")
 
 
 class StandinServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int, admin: str, password: str, s3_endpoint: str | None):
+    def __init__(self, port: int, admin: str, password: str, s3_endpoint: str | None, anon_rate="100/minute",
+                 mail_backend: bool = False):
         super().__init__(("127.0.0.1", port), Handler)
-        self.state = State(admin, password, s3_endpoint)
+        self.state = State(admin, password, s3_endpoint, anon_rate=anon_rate, mail_backend=mail_backend)
 
 
-def serve_in_thread(port=0, admin="admin", password="admin-password", s3_endpoint=None) -> StandinServer:
-    srv = StandinServer(port, admin, password, s3_endpoint)
+def serve_in_thread(port=0, admin="admin", password="admin-password", s3_endpoint=None, anon_rate="100/minute",
+                    mail_backend=False) -> StandinServer:
+    """Starts the stand-in on 127.0.0.1:`port` (0: any free port). `anon_rate`: CVAT's anonymous throttle
+    ("100/minute" as upstream; None disables it); `mail_backend`: True models a CVAT with SMTP configured."""
+    srv = StandinServer(port, admin, password, s3_endpoint, anon_rate=anon_rate, mail_backend=mail_backend)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv
 
@@ -719,8 +1119,12 @@ def main():
     ap.add_argument("--admin", default="admin")
     ap.add_argument("--password", default="admin-password")
     ap.add_argument("--s3-endpoint", default=None)
+    ap.add_argument("--anon-rate", default="100/minute", help='e.g. "100/minute"; "none" disables the throttle')
+    ap.add_argument("--mail-backend", action="store_true", help="invitations of unknown e-mails succeed")
     args = ap.parse_args()
-    srv = StandinServer(args.port, args.admin, args.password, args.s3_endpoint)
+    rate = None if args.anon_rate.lower() == "none" else args.anon_rate
+    srv = StandinServer(args.port, args.admin, args.password, args.s3_endpoint, anon_rate=rate,
+                        mail_backend=args.mail_backend)
     print(f"listening on http://127.0.0.1:{srv.server_address[1]}", flush=True)
     try:
         srv.serve_forever()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from cvat_standin import cvat_rules
+from cvat_standin.server import rules as cvat_rules
 from cvat_standin.server import serve_in_thread
 
 from .conftest import STRONG_PASSWORD, Target

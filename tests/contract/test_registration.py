@@ -1,9 +1,9 @@
-"""POST /api/auth/register: CVAT's rules and messages (tests/cvat_standin/cvat_rules.py must agree)."""
+"""POST /api/auth/register: CVAT's rules and messages (roles/cvat_seed/module_utils/cvat_rules.py must agree)."""
 from __future__ import annotations
 
 import pytest
 
-from cvat_standin import cvat_rules
+from cvat_standin.server import rules as cvat_rules
 
 from .conftest import STRONG_PASSWORD
 

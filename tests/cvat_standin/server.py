@@ -91,10 +91,14 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-try:
-    from . import cvat_rules as rules
-except ImportError:  # run as a script: python tests/cvat_standin/server.py
-    import cvat_rules as rules  # type: ignore[no-redef]
+import importlib.util
+from pathlib import Path
+
+# CVAT's input rules are written once, in the role (module_utils/cvat_rules.py: no Ansible import), and shared here
+_RULES_PATH = Path(__file__).resolve().parents[2] / "roles" / "cvat_seed" / "module_utils" / "cvat_rules.py"
+_spec = importlib.util.spec_from_file_location("cvat_rules", _RULES_PATH)
+rules = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(rules)
 
 VERSION = "2.73.0"
 ROLES = rules.ORG_ROLES

@@ -162,7 +162,7 @@ def test_policy_violations_fail_before_any_request(env):
                    "organization slug 'Bad Slug!' is refused by CVAT", "member ann1: username 'ann1' is refused by CVAT",
                    "member nope.mail: email 'nope' is refused by CVAT: Enter a valid email address.",
                    "member blank.name: last_name '' is refused by CVAT: This field may not be blank.",
-                   "member short.pw: password is refused by CVAT: This password is entirely numeric.",
+                   "member short.pw: password is refused by CVAT: This password is too common. This password is entirely numeric.",
                    "label name 'Traffic Light'", "label name 'trafficLight'", "task 'avd_urban_B9': name does not match",
                    "date '20250230'", "images tasks need 500-1500 frames, got 499", "got 1501",
                    "sequence tasks need 200-500 frames, got 501", "exactly one file, got 2", "video overlap must be 10-20 frames, got 25",

@@ -12,7 +12,8 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible.module_utils.cvat_rules import email_error, name_error, password_error, slug_error, username_error
+from ansible.module_utils.cvat_rules import (email_errors, org_name_errors, password_errors, person_name_errors,
+                                              slug_errors, username_errors)
 
 TEAM_ROLES = {
     'annotator': 'worker',
@@ -55,19 +56,21 @@ def validate_members(members):
         who = m.get('username') or m.get('email') or '#%d' % i
         if not m.get('username'):
             errors.append('member %s: username is required' % who)
-        elif username_error(m['username']):
-            errors.append("member %s: username '%s' is refused by CVAT: %s" % (who, m['username'], username_error(m['username'])))
+        elif username_errors(m['username']):
+            errors.append("member %s: username '%s' is refused by CVAT: %s" % (who, m['username'], ' '.join(username_errors(m['username']))))
         if not m.get('email'):
             errors.append('member %s: email is required (CVAT adds members by invitation to an email)' % who)
-        elif email_error(m['email']):
-            errors.append("member %s: email '%s' is refused by CVAT: %s" % (who, m['email'], email_error(m['email'])))
+        elif email_errors(m['email']):
+            errors.append("member %s: email '%s' is refused by CVAT: %s" % (who, m['email'], ' '.join(email_errors(m['email']))))
         for field in ('first_name', 'last_name'):
-            if field in m and m[field] is not None and name_error(m[field]):
+            if field in m and m[field] is not None and person_name_errors(m[field]):
                 errors.append("member %s: %s '%s' is refused by CVAT: %s (omit it to leave it unset)"
-                              % (who, field, m[field], name_error(m[field])))
-        if m.get('password') and password_error(m['password']):
-            # the value itself is never quoted: it is a secret
-            errors.append('member %s: password is refused by CVAT: %s' % (who, password_error(m['password'])))
+                              % (who, field, m[field], ' '.join(person_name_errors(m[field]))))
+        if m.get('password'):
+            user = dict((k, m.get(k) or '') for k in ('username', 'first_name', 'last_name', 'email'))
+            if password_errors(m['password'], user):
+                # the value itself is never quoted: it is a secret
+                errors.append('member %s: password is refused by CVAT: %s' % (who, ' '.join(password_errors(m['password'], user))))
         role = cvat_role(m.get('role', ''))
         if role is None:
             errors.append("member %s: role '%s' is not one of %s" % (who, m.get('role'), ', '.join(sorted(TEAM_ROLES))))
@@ -179,10 +182,10 @@ def validate_organization(org):
     errors = []
     if org is None:
         return errors
-    if slug_error(org.get('slug')):
-        errors.append("organization slug '%s' is refused by CVAT: %s" % (org.get('slug'), slug_error(org.get('slug'))))
-    if len(str(org.get('name') or '')) > 64:
-        errors.append("organization name '%s' is longer than CVAT's 64 characters" % org.get('name'))
+    if slug_errors(org.get('slug')):
+        errors.append("organization slug '%s' is refused by CVAT: %s" % (org.get('slug'), ' '.join(slug_errors(org.get('slug')))))
+    if org.get('name') is not None and org_name_errors(org['name']):
+        errors.append("organization name '%s' is refused by CVAT: %s" % (org['name'], ' '.join(org_name_errors(org['name']))))
     return errors
 
 

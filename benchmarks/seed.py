@@ -35,7 +35,7 @@ def inventory(n_members: int, n_projects: int) -> dict:
     projects = [{"name": f"Project {i:03d}", "labels": [
         {"name": "car", "type": "rectangle"}, {"name": "pedestrian", "type": "polygon"},
         {"name": "traffic_light", "type": "rectangle", "attributes": [
-            {"name": "state", "input_type": "select", "values": ["red", "yellow", "green"]}]}]}
+            {"name": "state", "input_type": "select", "mutable": False, "values": ["red", "yellow", "green"]}]}]}
         for i in range(n_projects)]
     return {"cvat_seed_organization": {"slug": "bench", "name": "Benchmark"}, "cvat_seed_members": members,
             "cvat_seed_projects": projects}
@@ -66,7 +66,8 @@ class Naive:
 
     def call(self, method, path, body=None, params=None, auth=True, org=None):
         url = self.url + path + ("?" + urllib.parse.urlencode(params) if params else "")
-        headers = {"Content-Type": "application/json"}
+        # CVAT renders only its vendor media type (406 for application/json)
+        headers = {"Content-Type": "application/json", "Accept": "application/vnd.cvat+json"}
         if auth:
             headers["Authorization"] = "Token " + self.token
         if org:
@@ -83,7 +84,7 @@ class Naive:
         for m in inv["cvat_seed_members"]:
             if not self.call("GET", "/api/users", params={"username": m["username"]})["results"]:
                 self.call("POST", "/api/auth/register", {"username": m["username"], "email": m["email"],
-                                                         "password1": "x-Pw-12345", "password2": "x-Pw-12345"}, auth=False)
+                                                         "password1": "x-Pw-12345-long", "password2": "x-Pw-12345-long"})
             role = {"annotator": "worker", "quality_analyst": "supervisor", "operations_manager": "maintainer"}[m["role"]]
             found = self.call("GET", "/api/memberships", params={"user": m["username"]}, org=slug)["results"]
             if not found:

@@ -124,7 +124,7 @@ class World:
         self.standin = Standin(s3_endpoint=self.moto.url)
         login = self.call("POST", "/api/auth/login", {"username": ADMIN, "password": ADMIN_PASSWORD}, auth=None,
                           org=False)
-        self.token = self.call("POST", "/api/auth/access_tokens", {"name": "ansible-cvat-seed"},
+        self.token = self.call("POST", "/api/auth/access_tokens", {"name": "ansible-cvat-seed", "read_only": False},
                                auth="Token " + login["key"], org=False)["value"]
         self.call("POST", "/api/organizations", {"slug": ORG, "name": "Annotation team"}, org=False)
         self.cs_id = self.call("POST", "/api/cloudstorages", {

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -20,6 +22,21 @@ import yaml
 from conftest import run_playbook
 
 pytestmark = pytest.mark.slow
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that fails on a key repeated in one mapping (PyYAML silently keeps the last one, compose refuses)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(key_node, deep=deep) for key_node, _ in node.value]
+        duplicates = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise AssertionError(f"duplicate keys {duplicates} in one mapping (line {node.start_mark.line + 1})")
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_compose(project: Path) -> dict:
+    return yaml.load((project / "docker-compose.yml").read_text(), Loader=_UniqueKeyLoader)  # noqa: S506
 
 # Extracted from upstream CVAT v2.73.0 (commit ac6e63b96bddbc462a0a8c0acce307c4c0c6e972 of the release merge):
 # docker-compose.yml + components/serverless/docker-compose.serverless.yml. service -> (image, command, named volumes)
@@ -55,6 +72,94 @@ UPSTREAM_VOLUMES = {"cvat_db", "cvat_data", "cvat_keys", "cvat_logs", "cvat_inme
 NETWORK_ALIASES = {"cvat_server": "cvat-server", "cvat_opa": "opa", "cvat_clickhouse": "clickhouse",
                    "cvat_vector": "vector", "cvat_grafana": "grafana"}
 SECRET_NAMES = ["db_password", "django_secret_key", "clickhouse_password", "superuser_password"]
+
+# ---- Environment keys per service at the pin (facts read from upstream's files at ac6e63b, kept as data) --------
+# docker-compose.yml: x-backend-env, x-clickhouse-env and each service's own keys; serverless override
+# (components/serverless/docker-compose.serverless.yml) adds CVAT_SERVERLESS on cvat_server and the nuclio service;
+# the https override (docker-compose.https.yml) adds the Traefik keys in UPSTREAM_ENV_HTTPS_TRAEFIK.
+UP_BACKEND_ENV = {"CVAT_POSTGRES_HOST", "CVAT_REDIS_INMEM_HOST", "CVAT_REDIS_INMEM_PORT", "CVAT_REDIS_ONDISK_HOST",
+                  "CVAT_REDIS_ONDISK_PORT", "CVAT_LOG_IMPORT_ERRORS", "CVAT_ALLOW_STATIC_CACHE",
+                  "CVAT_DEFAULT_BACKING_CS_ID", "CVAT_NUM_PROXIES", "DJANGO_LOG_SERVER_HOST", "DJANGO_LOG_SERVER_PORT",
+                  "no_proxy", "SMOKESCREEN_OPTS"}
+UP_CLICKHOUSE_ENV = {"CLICKHOUSE_HOST", "CLICKHOUSE_PORT", "CLICKHOUSE_DB", "CLICKHOUSE_USER", "CLICKHOUSE_PASSWORD"}
+UP_TRAEFIK_ACCESSLOG = {f"TRAEFIK_ACCESSLOG_FIELDS_NAMES_{f}" for f in (
+    "ClientHost", "DownstreamContentSize", "DownstreamStatus", "Duration", "RequestHost", "RequestMethod",
+    "RequestPath", "RequestPort", "RequestProtocol", "RouterName", "StartUTC")}
+UPSTREAM_ENV = {
+    "cvat_db": {"POSTGRES_USER", "POSTGRES_DB", "POSTGRES_HOST_AUTH_METHOD"},
+    "cvat_redis_inmem": set(),
+    "cvat_redis_ondisk": set(),
+    "cvat_server": UP_BACKEND_ENV | UP_CLICKHOUSE_ENV | {
+        "DJANGO_MODWSGI_EXTRA_ARGS", "ALLOWED_HOSTS", "ADAPTIVE_AUTO_ANNOTATION", "NUMPROCS", "CVAT_ANALYTICS",
+        "CVAT_BASE_URL", "ONE_RUNNING_JOB_IN_QUEUE_PER_USER", "CVAT_SERVERLESS"},
+    "cvat_worker_utils": UP_BACKEND_ENV | {"CVAT_REDIS_INMEM_PASSWORD", "NUMPROCS"},
+    "cvat_worker_import": UP_BACKEND_ENV | {"NUMPROCS"},
+    "cvat_worker_export": UP_BACKEND_ENV | UP_CLICKHOUSE_ENV | {"NUMPROCS"},
+    "cvat_worker_annotation": UP_BACKEND_ENV | {"NUMPROCS"},
+    "cvat_worker_webhooks": UP_BACKEND_ENV | {"NUMPROCS"},
+    "cvat_worker_quality_reports": UP_BACKEND_ENV | {"NUMPROCS"},
+    "cvat_worker_chunks": UP_BACKEND_ENV | {"NUMPROCS"},
+    "cvat_worker_consensus": UP_BACKEND_ENV | {"NUMPROCS"},
+    "cvat_ui": set(),
+    "traefik": {"CVAT_HOST", "DJANGO_LOG_VIEWER_HOST", "DJANGO_LOG_VIEWER_PORT", "TRAEFIK_ACCESSLOG_FORMAT",
+                "TRAEFIK_ACCESSLOG_FIELDS_DEFAULTMODE", "TRAEFIK_LOG_FORMAT", "TRAEFIK_ENTRYPOINTS_web_ADDRESS",
+                "TRAEFIK_PROVIDERS_DOCKER_EXPOSEDBYDEFAULT", "TRAEFIK_PROVIDERS_DOCKER_NETWORK",
+                "TRAEFIK_PROVIDERS_FILE_DIRECTORY"} | UP_TRAEFIK_ACCESSLOG,
+    "cvat_opa": set(),
+    "cvat_clickhouse": UP_CLICKHOUSE_ENV,
+    "cvat_vector": UP_CLICKHOUSE_ENV,
+    "cvat_grafana": UP_CLICKHOUSE_ENV | {
+        "GF_PATHS_PROVISIONING", "GF_AUTH_BASIC_ENABLED", "GF_AUTH_ANONYMOUS_ENABLED", "GF_AUTH_ANONYMOUS_ORG_ROLE",
+        "GF_AUTH_DISABLE_LOGIN_FORM", "GF_SERVER_ROOT_URL", "GF_INSTALL_PLUGINS",
+        "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"},
+    "nuclio": {"http_proxy", "https_proxy", "no_proxy", "NUCLIO_CHECK_FUNCTION_CONTAINERS_HEALTHINESS",
+               "NUCLIO_DASHBOARD_DEFAULT_FUNCTION_MOUNT_MODE"},
+}
+UPSTREAM_ENV_HTTPS_TRAEFIK = {
+    "TRAEFIK_ENTRYPOINTS_web_HTTP_REDIRECTIONS_ENTRYPOINT_TO", "TRAEFIK_ENTRYPOINTS_web_HTTP_REDIRECTIONS_ENTRYPOINT_SCHEME",
+    "TRAEFIK_ENTRYPOINTS_websecure_ADDRESS", "TRAEFIK_CERTIFICATESRESOLVERS_lets-encrypt_ACME_EMAIL",
+    "TRAEFIK_CERTIFICATESRESOLVERS_lets-encrypt_ACME_TLSCHALLENGE", "TRAEFIK_CERTIFICATESRESOLVERS_lets-encrypt_ACME_STORAGE"}
+_BACKEND_SERVICES = ["cvat_server"] + [f"cvat_worker_{q}" for q in (
+    "utils", "import", "export", "annotation", "webhooks", "quality_reports", "chunks", "consensus")]
+# Intentional differences (environment + env_file keys), service -> (keys we add, upstream keys we drop). Every entry
+# says why; anything else that differs fails the test.
+ENV_ALLOWED_DIFFERENCES = {
+    # PostgreSQL with scram-sha-256 and a kept password instead of upstream's trust (README: decisions).
+    "cvat_db": ({"POSTGRES_PASSWORD"}, set()),
+    # Traefik: our file-provider rules are rendered by Ansible with Grafana's address (grafana:3000); upstream's
+    # DJANGO_LOG_VIEWER_HOST/PORT only feed the `{{ env }}` templating of its grafana_conf.yml (README).
+    "traefik": (set(), {"DJANGO_LOG_VIEWER_HOST", "DJANGO_LOG_VIEWER_PORT"}),
+    **{name: (
+        # one 0600 env file for every backend service: the DB password and Django key (upstream: trust + a key file
+        # generated in cvat_keys) and the ClickHouse password (upstream: the literal "user" on server/export only);
+        # CVAT_HOST and CVAT_BASE_URL on every backend service (links in e-mails and webhooks; upstream: server only
+        # for CVAT_BASE_URL, nowhere for CVAT_HOST).
+        {"CVAT_POSTGRES_PASSWORD", "DJANGO_SECRET_KEY", "CVAT_HOST"}
+        | ({"CVAT_BASE_URL"} if name != "cvat_server" else set())
+        | ({"CLICKHOUSE_PASSWORD"} if name not in ("cvat_server", "cvat_worker_export") else set()),
+        set()) for name in _BACKEND_SERVICES},
+}
+
+# ---- What the image's supervisord configs expand (upstream supervisord/ and backend_entrypoint.d/ at ac6e63b) ----
+# config file -> %(ENV_X)s variables it references. supervisord exits (code 2, "cannot be expanded") when one is unset.
+SUPERVISORD_ENV = {
+    "server.conf": {"CVAT_SUPERVISORD_INCLUDES", "NUMPROCS"},
+    "worker.conf": {"CVAT_SUPERVISORD_INCLUDES", "CVAT_QUEUES", "CVAT_RQWORKER_EXTRA_FLAGS", "NUMPROCS"},
+    "nginx.conf": set(),
+    "reusable/supervisord.conf": set(),
+    "reusable/nginx.conf": set(),
+    "reusable/smokescreen.conf": {"SMOKESCREEN_OPTS"},
+    "reusable/rqscheduler.conf": {"CVAT_REDIS_INMEM_HOST", "CVAT_REDIS_INMEM_PORT", "CVAT_REDIS_INMEM_PASSWORD"},
+    "reusable/clamav.conf": {"HOME"},
+}
+# backend_entrypoint.d/cvat.conf: component -> reusable configs `run` includes for it (clamav only with CLAM_AV=yes).
+SUPERVISORD_COMPONENT_INCLUDES = {
+    "annotation": ["smokescreen"], "chunks": ["smokescreen"], "consensus": [], "export": ["smokescreen"],
+    "import": ["smokescreen", "clamav"], "quality_reports": [], "cleaning": ["rqscheduler"],
+    "webhooks": ["smokescreen"], "notifications": [], "server": ["smokescreen", "clamav"],
+}
+# Set outside the compose environment: backend_entrypoint.sh exports these before `exec supervisord`; Docker sets HOME.
+SUPERVISORD_ENV_PROVIDED = {"CVAT_SUPERVISORD_INCLUDES", "CVAT_QUEUES", "CVAT_RQWORKER_EXTRA_FLAGS", "HOME"}
 
 PLAYBOOK = textwrap.dedent("""\
     - name: Render the cvat role locally
@@ -99,7 +204,7 @@ def default_stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cvat-default")
     first, project, state = render(tmp)
     second, _, _ = render(tmp)
-    compose = yaml.safe_load((project / "docker-compose.yml").read_text())
+    compose = load_compose(project)
     return {"first": first, "second": second, "project": project, "state": state, "compose": compose}
 
 
@@ -121,6 +226,114 @@ def test_every_upstream_service_with_its_image_and_command(default_stack):
         assert "cvat" in svc["networks"], name
     for name, alias in NETWORK_ALIASES.items():
         assert alias in services[name]["networks"]["cvat"]["aliases"], name
+
+
+def rendered_env(service: dict) -> dict[str, str]:
+    """The environment a container gets: env_file entries, then `environment` (compose's precedence)."""
+    env: dict[str, str] = {}
+    for path in service.get("env_file", []):
+        for line in Path(path).read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                key, _, value = line.partition("=")
+                env[key.strip()] = value
+    env.update({k: "" if v is None else str(v) for k, v in (service.get("environment") or {}).items()})
+    return env
+
+
+def compare_env_keys(services: dict, upstream: dict[str, set]) -> list[str]:
+    problems = []
+    for name, up_keys in upstream.items():
+        ours = set(rendered_env(services[name]))
+        added, dropped = ENV_ALLOWED_DIFFERENCES.get(name, (set(), set()))
+        if ours - up_keys - added:
+            problems.append(f"{name}: keys not in upstream {UPSTREAM_COMMIT[:7]} nor allowed: {sorted(ours - up_keys - added)}")
+        if up_keys - ours - dropped:
+            problems.append(f"{name}: upstream keys missing: {sorted(up_keys - ours - dropped)}")
+        if added & up_keys or dropped - up_keys or added & ours != added:
+            problems.append(f"{name}: stale allow-list entry (added {sorted(added)}, dropped {sorted(dropped)})")
+    return problems
+
+
+def test_environment_keys_match_upstream_per_service(default_stack):
+    assert compare_env_keys(default_stack["compose"]["services"], UPSTREAM_ENV) == []
+
+
+def supervisord_configs(command: str, env: dict[str, str]) -> list[str]:
+    """The supervisord config files `backend_entrypoint.sh run ...` loads for a service's command."""
+    args = command.split()
+    args = args[args.index("run") + 1:]
+    component, rest = args[0], args[1:]
+    if component == "nginx":
+        return ["nginx.conf", "reusable/supervisord.conf", "reusable/nginx.conf"]
+    if component == "server":
+        includes = SUPERVISORD_COMPONENT_INCLUDES["server"] + rest
+    else:
+        includes = [inc for queue in rest if not queue.startswith("--") for inc in SUPERVISORD_COMPONENT_INCLUDES[queue]]
+    includes = [inc for inc in includes if inc != "clamav" or env.get("CLAM_AV") == "yes"]
+    return [f"{component}.conf", "reusable/supervisord.conf"] + [f"reusable/{inc}.conf" for inc in dict.fromkeys(includes)]
+
+
+def test_every_variable_the_images_supervisord_configs_expand_is_set(default_stack):
+    """supervisord exits with code 2 when a %(ENV_X)s of its config is unset: the service restarts in a loop."""
+    services = default_stack["compose"]["services"]
+    missing = {}
+    for name in _BACKEND_SERVICES:
+        env = rendered_env(services[name])
+        for config in supervisord_configs(services[name]["command"], env):
+            absent = SUPERVISORD_ENV[config] - SUPERVISORD_ENV_PROVIDED - set(env)
+            if absent:
+                missing[f"{name} ({config})"] = sorted(absent)
+    assert missing == {}
+    # the guard is really configured: production deny rules by default
+    opts = services["cvat_server"]["environment"]["SMOKESCREEN_OPTS"].split()
+    assert opts == ["--deny-range=169.254.169.254/32", "--deny-range=fd00:ec2::254/128", "--deny-range=172.31.0.0/16"]
+    for name in _BACKEND_SERVICES:
+        assert services[name]["environment"]["SMOKESCREEN_OPTS"] == services["cvat_server"]["environment"]["SMOKESCREEN_OPTS"]
+
+
+UPSTREAM_GIT_DIR = Path(os.environ.get("CVAT_UPSTREAM_GIT_DIR",
+                                       "/work/.mirror/Christanding+cvat-yolo26-annotation-tool/repo"))
+
+
+def _git_show(path: str) -> str:
+    return subprocess.run(["git", f"--git-dir={UPSTREAM_GIT_DIR}", "show", f"{UPSTREAM_COMMIT}:{path}"],
+                          check=True, capture_output=True, text=True).stdout
+
+
+@pytest.mark.skipif(not UPSTREAM_GIT_DIR.is_dir(), reason="no upstream CVAT git mirror on this machine")
+def test_upstream_facts_kept_as_data_match_the_pinned_sources():
+    """Re-reads the facts above from upstream's files at the pin (when a mirror is present) so the data cannot rot."""
+    for config, variables in SUPERVISORD_ENV.items():
+        assert set(re.findall(r"%\(ENV_(\w+)\)s", _git_show(f"supervisord/{config}"))) == variables, config
+    includes = dict(re.findall(r'\["(\w+)"\]="([^"]*)"', _git_show("backend_entrypoint.d/cvat.conf")))
+    assert {k: v.split() for k, v in includes.items()} == SUPERVISORD_COMPONENT_INCLUDES
+    base = yaml.safe_load(_git_show("docker-compose.yml"))["services"]
+    serverless = yaml.safe_load(_git_show("components/serverless/docker-compose.serverless.yml"))["services"]
+    https = yaml.safe_load(_git_show("docker-compose.https.yml"))["services"]
+    keys = {name: set(svc.get("environment") or {}) for name, svc in base.items()}
+    for name, svc in serverless.items():
+        keys.setdefault(name, set()).update(svc.get("environment") or {})
+    assert keys == UPSTREAM_ENV
+    assert set(https["traefik"]["environment"]) - keys["traefik"] == UPSTREAM_ENV_HTTPS_TRAEFIK
+
+
+def test_operator_extra_env_wins_once_and_is_escaped(tmp_path):
+    extra = {"CVAT_ALLOW_STATIC_CACHE": "yes", "CVAT_NUM_PROXIES": 2, "CVAT_HEALTH_DISK_USAGE_MAX": 95,
+             "ALLOWED_HOSTS": "cvat.example.org", "CVAT_EXAMPLE": "a$b"}
+    _, project, _ = render(tmp_path, {"cvat_backend_extra_env": extra, "cvat_no_proxy": "internal.example.org",
+                                      "cvat_https_proxy": "http://proxy.example.org:3128",
+                                      "cvat_one_running_job_in_queue_per_user": True})
+    services = load_compose(project)["services"]  # fails on a key rendered twice in one service
+    for name in _BACKEND_SERVICES:
+        env = services[name]["environment"]
+        assert env["CVAT_ALLOW_STATIC_CACHE"] == "yes" and env["CVAT_NUM_PROXIES"] == "2", name
+        assert env["CVAT_HEALTH_DISK_USAGE_MAX"] == "95", name
+        assert env["CVAT_EXAMPLE"] == "a$$b", name  # compose reads `$$` as a literal `$`
+        assert env["no_proxy"] == "clickhouse,grafana,vector,nuclio,opa,internal.example.org", name
+    assert services["cvat_server"]["environment"]["ALLOWED_HOSTS"] == "cvat.example.org"
+    assert services["cvat_server"]["environment"]["ONE_RUNNING_JOB_IN_QUEUE_PER_USER"] == "true"
+    assert services["nuclio"]["environment"]["https_proxy"] == "http://proxy.example.org:3128"
+    assert services["nuclio"]["environment"]["no_proxy"] == "internal.example.org"
 
 
 def test_volumes_and_network_keep_upstream_names(default_stack):
@@ -193,7 +406,7 @@ def test_big_host_with_acme_and_without_serverless(tmp_path):
                                       "cvat_worker_replicas": {"webhooks": 1, "quality_reports": 3},
                                       "cvat_tls_mode": "acme", "cvat_acme_email": "ops@example.org",
                                       "cvat_host": "cvat.example.org", "cvat_nuclio_enabled": False})
-    services = yaml.safe_load((project / "docker-compose.yml").read_text())["services"]
+    services = load_compose(project)["services"]
     # sizing: scale = min(16 // 4, 64000 // 8192) = 4 for the busy queues; overrides win; others stay single
     assert services["cvat_server"]["environment"]["NUMPROCS"] == "8"
     assert services["cvat_worker_export"]["deploy"]["replicas"] == 4
@@ -208,6 +421,7 @@ def test_big_host_with_acme_and_without_serverless(tmp_path):
     assert traefik["ports"] == ["0.0.0.0:80:80", "0.0.0.0:443:443"]
     assert traefik["environment"]["TRAEFIK_CERTIFICATESRESOLVERS_lets-encrypt_ACME_EMAIL"] == "ops@example.org"
     assert "cvat_letsencrypt:/letsencrypt" in traefik["volumes"]
+    assert compare_env_keys(services, {"traefik": UPSTREAM_ENV["traefik"] | UPSTREAM_ENV_HTTPS_TRAEFIK}) == []
     assert services["cvat_server"]["labels"]["traefik.http.routers.cvat.tls.certresolver"] == "lets-encrypt"
     assert services["cvat_ui"]["labels"]["traefik.http.routers.cvat-ui.entrypoints"] == "websecure"
     assert services["cvat_server"]["environment"]["CVAT_BASE_URL"] == "https://cvat.example.org"
@@ -228,7 +442,26 @@ BAD_INPUTS = [
     ({"cvat_worker_replicas": {"exprt": 2}}, "cvat_worker_replicas {'exprt': 2} is invalid"),
     ({"cvat_state_dir": "/opt/cvat-state"}, "cvat_secrets_dir '/opt/cvat-state/secrets' is not under any of"),
     ({"cvat_tls_mode": "https"}, "value of cvat_tls_mode must be one of"),
+    # issue 16: each refused before any change, naming the variable and the value
+    ({"cvat_superuser_email": "not-an-email"}, "cvat_superuser_email='not-an-email'"),
+    ({"cvat_http_port": 70000}, "cvat_http_port=70000 (1..65535)"),
+    ({"cvat_backend_extra_env": {"CVAT_POSTGRES_PASSWORD": "x"}},
+     "CVAT_POSTGRES_PASSWORD is refused: a managed secret: set cvat_db_password"),
+    ({"cvat_secret_length": 8}, "cvat_secret_length 8 is invalid: generated secrets need 12..256 characters"),
+    # the same gaps elsewhere in the role's inputs
+    ({"cvat_backend_extra_env": {"CVAT_HOST": "cvat.example.org"}}, "CVAT_HOST is refused: set cvat_host"),
+    ({"cvat_backend_extra_env": {"EMAIL_HOST_PASSWORD": "x"}}, "EMAIL_HOST_PASSWORD is refused: a secret-looking name"),
+    ({"cvat_backend_extra_env": {"1BAD-NAME": "x"}}, "keys ['1BAD-NAME'] are not environment variable names"),
+    ({"cvat_backend_extra_env": {"NESTED": {"a": 1}}}, "keys ['NESTED'] need a string, number or boolean value"),
+    ({"cvat_superuser_username": "bad name"}, "cvat_superuser_username='bad name'"),
+    ({"cvat_bind_address": "0.0.0.0:80"}, "cvat_bind_address='0.0.0.0:80'"),
+    ({"cvat_vpc_cidrs": ["10.0.0.0/33"]}, "cvat_vpc_cidrs=['10.0.0.0/33']"),
+    ({"cvat_smokescreen_opts": "--deny-range 10.0.0.0/8"}, "cvat_smokescreen_opts='--deny-range 10.0.0.0/8'"),
+    ({"cvat_worker_numprocs": {"export": 4}}, "cvat_worker_numprocs={'export': 4} (every queue of"),
+    ({"cvat_db_max_connections": 0}, "cvat_db_max_connections=0"),
+    ({"cvat_nuclio_version": "latest"}, "cvat_nuclio_version='latest'"),
 ]
+ISSUE16_ROWS = BAD_INPUTS[8:12]
 
 
 @pytest.mark.parametrize("bad, message", BAD_INPUTS, ids=[m[:40] for _, m in BAD_INPUTS])
@@ -239,6 +472,23 @@ def test_bad_input_fails_early_naming_the_value(tmp_path, bad, message):
     # nothing was changed before the failure
     assert not project.exists() and not state.exists()
     assert "changed: [localhost]" not in proc.stdout
+
+
+@pytest.mark.parametrize("bad, message", ISSUE16_ROWS, ids=[m[:40] for _, m in ISSUE16_ROWS])
+def test_bad_input_refused_in_check_mode_before_any_would_be_change(tmp_path, bad, message):
+    proc, project, state = render(tmp_path, bad, "--check", check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert "changed: [localhost]" not in proc.stdout  # check mode reports would-be changes as changed
+    assert not project.exists() and not state.exists()
+
+
+def test_short_vault_secret_refused_by_name_without_printing_it(tmp_path):
+    proc, project, state = render(tmp_path, {"cvat_db_password": "tiny-pw-1"}, check=False)
+    assert proc.returncode != 0
+    assert "vault values too short or unusable in an env file: cvat_db_password" in proc.stdout + proc.stderr
+    assert "tiny-pw-1" not in proc.stdout + proc.stderr
+    assert not project.exists() and not state.exists()
 
 
 def test_check_mode_on_a_fresh_host_changes_nothing(tmp_path):

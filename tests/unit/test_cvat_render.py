@@ -336,6 +336,32 @@ def test_operator_extra_env_wins_once_and_is_escaped(tmp_path):
     assert services["nuclio"]["environment"]["no_proxy"] == "internal.example.org"
 
 
+def test_smtp_mail_backend_settings_module_and_secret_only_in_the_env_file(tmp_path):
+    """CVAT has no mail backend by default (invitations of unknown e-mails answer 500): with cvat_smtp_enabled the
+    server and every worker load cvat.settings.cvat_ops_mail (production + SMTP), the password only in the 0600 file."""
+    password = "Ses-Smtp-Pw-Never-In-Compose-77"
+    proc, project, state = render(tmp_path, {"cvat_smtp_enabled": True, "cvat_host": "cvat.example.org",
+                                             "cvat_smtp_host": "email-smtp.eu-west-1.amazonaws.com",
+                                             "cvat_smtp_username": "AKIAEXAMPLESMTP", "cvat_smtp_password": password,
+                                             "cvat_smtp_from": "annotation@example.org"})
+    assert password not in proc.stdout + proc.stderr
+    services = load_compose(project)["services"]
+    for name in _BACKEND_SERVICES:
+        env = services[name]["environment"]
+        assert env["DJANGO_SETTINGS_MODULE"] == "cvat.settings.cvat_ops_mail", name
+        assert (env["CVAT_OPS_SMTP_HOST"], env["CVAT_OPS_SMTP_PORT"], env["CVAT_OPS_SMTP_SECURITY"]) == (
+            "email-smtp.eu-west-1.amazonaws.com", "587", "starttls"), name
+        assert env["CVAT_OPS_SMTP_FROM"] == "annotation@example.org", name
+        assert f"{project}/settings/cvat_ops_mail.py:/opt/cvat/cvat/settings/cvat_ops_mail.py:ro" in services[name]["volumes"], name
+    assert password not in (project / "docker-compose.yml").read_text()
+    settings = (project / "settings" / "cvat_ops_mail.py").read_text()
+    assert "from cvat.settings.production import *" in settings and "smtp.EmailBackend" in settings
+    assert password not in settings
+    backend_env = state / "env" / "backend.env"
+    assert f"CVAT_OPS_SMTP_PASSWORD='{password}'" in backend_env.read_text()
+    assert oct(backend_env.stat().st_mode & 0o777) == "0o600"
+
+
 def test_volumes_and_network_keep_upstream_names(default_stack):
     compose = default_stack["compose"]
     assert UPSTREAM_VOLUMES <= set(compose["volumes"])
@@ -460,6 +486,9 @@ BAD_INPUTS = [
     ({"cvat_worker_numprocs": {"export": 4}}, "cvat_worker_numprocs={'export': 4} (every queue of"),
     ({"cvat_db_max_connections": 0}, "cvat_db_max_connections=0"),
     ({"cvat_nuclio_version": "latest"}, "cvat_nuclio_version='latest'"),
+    ({"cvat_smtp_enabled": True, "cvat_smtp_from": "nobody"}, "cvat_smtp_from='nobody'"),
+    ({"cvat_smtp_enabled": True, "cvat_smtp_username": "AKIAEXAMPLE", "cvat_smtp_password": ""},
+     "cvat_smtp_username='AKIAEXAMPLE' needs cvat_smtp_password (vault) set=False"),
 ]
 ISSUE16_ROWS = BAD_INPUTS[8:12]
 

@@ -9,7 +9,8 @@ own enforcement (this moto does not check credentials or IAM policies: that the 
 and a deleted key is refused, is for a moto with INITIAL_NO_AUTH_ACTION_COUNT, see the seed role's rotation test), AMI availability in a real region, the backup selection (moto has none: unit-tested in
 tests/unit/test_backup_selection.py), and ec2_vol on an existing volume (moto bug; the role avoids that call).
 moto stand-ins seeded here: a Debian-named AMI owned by moto's account, and the backup vault (amazon.aws.backup_vault
-expects AWS's AccessDenied for a missing vault, moto answers ResourceNotFound, so the module cannot create one on moto).
+expects AWS's AccessDenied for a missing vault, moto answers ResourceNotFound, so the module cannot create one on moto);
+and one patched into moto itself: ListServiceSpecificCredentials answers "none" (moto lacks it; iam_user absent calls it).
 """
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import ROOT, VENV_BIN, run_playbook, start_moto
+from conftest import ROOT, VENV_BIN, MotoServer, free_port, run_playbook
 
 pytestmark = pytest.mark.slow
 
@@ -38,18 +40,41 @@ STORAGE_USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/cvat/{STORAGE_USER}"
 LEGACY_STORAGE_ROLE = "cvat-production-cvat-storage"
 
 
+# moto 5.2.5 lacks ListServiceSpecificCredentials, which amazon.aws.iam_user (state absent) calls before DeleteUser:
+# this module's moto answers it with "none" (a stand-in: the real IAM answers the same for a user without such
+# credentials). Everything else is moto's own.
+MOTO_WITH_SERVICE_CREDENTIALS = """
+import sys
+from moto.core.responses import ActionResult
+from moto.iam.responses import IamResponse
+IamResponse.list_service_specific_credentials = lambda self: ActionResult({"ServiceSpecificCredentials": []})
+from moto.server import main
+main(sys.argv[1:])
+"""
+
+
+def start_patched_moto() -> MotoServer:
+    port = free_port()
+    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}  # to attach AWS managed policies (SSM, Backup)
+    proc = subprocess.Popen([str(VENV_BIN / "python"), "-c", MOTO_WITH_SERVICE_CREDENTIALS, "-H", "127.0.0.1",
+                             "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=5).read()
+            return MotoServer(port, proc)
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("moto server exited at start")
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("moto server did not answer within 60 s")
+
+
 @pytest.fixture(scope="module")
 def aws():
-    """A moto server of this module's own: it must load AWS managed policies (SSM, AWS Backup) to attach them."""
-    old = os.environ.get("MOTO_IAM_LOAD_MANAGED_POLICIES")
-    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    try:
-        server = start_moto()
-    finally:
-        if old is None:
-            os.environ.pop("MOTO_IAM_LOAD_MANAGED_POLICIES")
-        else:
-            os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = old
+    """A moto server of this module's own (managed policies loaded, ListServiceSpecificCredentials answered)."""
+    server = start_patched_moto()
     yield server
     server.proc.terminate()
     server.proc.wait(timeout=10)

@@ -52,7 +52,7 @@ elif python3 tests/testbed/registry-probe.py --mirror "$MIRROR" --timeout "${SAN
   images_line="images: REAL CVAT images, pulled from ${MIRROR:-Docker Hub / quay.io} ($(tail -1 "$STATE/registry-probe.log" | sed 's/^registry probe: //'))"
 else
   image_source=standins; real_images=false; MIRROR=""
-  images_line="images: no registry answered ($(tail -1 "$STATE/registry-probe.log" | sed 's/^registry probe: //')): CVAT runs on STAND-IN images built locally; this is not CVAT"
+  images_line="images: $(tail -1 "$STATE/registry-probe.log" | sed 's/^registry probe: //'); CVAT runs on STAND-IN images built locally, this is not CVAT"
 fi
 banner() { printf '\033[1m>> %s\033[0m\n' "$images_line"; }
 banner

@@ -343,3 +343,11 @@ def test_check_unit_drift(tmp_path):
     assert dvd.drift_of(ProbeHost(dpkg, bins, failed), p, result) == ["unit data-volume-mounted.service: failed, want active"]
     unit.write_text("[Unit]\nchanged\n")
     assert dvd.drift_of(ProbeHost(dpkg, bins, active), p, result) == ["unit %s: content differs" % unit]
+
+
+def test_blank_device_still_reports_missing_packages(tmp_path):
+    """A fresh host (blank device) installs the tools too: the missing package is drift, so apt_ready runs first."""
+    p, result, _ = probe_case(tmp_path)
+    result.update(content="blank", fstype="", uuid="")
+    host = ProbeHost("ii  util-linux\nun  xfsprogs\n", {"dpkg-query"})
+    assert dvd.drift_of(host, p, result) == ["packages missing: xfsprogs", "device: blank (no type), want a xfs filesystem"]

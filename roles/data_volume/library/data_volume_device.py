@@ -454,9 +454,9 @@ def drift_of(module, p, result) -> list[str]:
     result["missing_tools"] = []
     result["pkg_manager"] = pkg_manager(module)
     result["fstab_reload_pending"] = False
+    drift = packages_drift(module, want["packages"])  # first: a fresh host (blank device) needs them too
     if result["content"] != "filesystem" or result["fstype"] != want["fstype"]:
-        return ["device: %s (%s), want a %s filesystem" % (result["content"], result["fstype"] or "no type", want["fstype"])]
-    drift = packages_drift(module, want["packages"])
+        return drift + ["device: %s (%s), want a %s filesystem" % (result["content"], result["fstype"] or "no type", want["fstype"])]
     mount_path = os.path.normpath(p["mount_path"])
     try:
         with open(want["fstab"], encoding="utf-8") as f:

@@ -229,3 +229,125 @@ def test_packages_drift():
                               ["util-linux", "xfsprogs"]) == ["packages missing: xfsprogs"]
     assert dvd.packages_drift(FakeDpkg("ii  util-linux\nrc  xfsprogs\n"),
                               ["util-linux", "xfsprogs"]) == ["packages missing: xfsprogs"]
+
+
+class ProbeHost:
+    """Stands in for AnsibleModule on a host with the volume mounted: dpkg-query answers with `dpkg`, `bins` lists the
+    tools present; get_bin_path(required=True) fails like AnsibleModule.fail_json (SystemExit) when a tool is missing."""
+
+    def __init__(self, dpkg: str, bins: set[str], systemd: dict[tuple[str, ...], str] | None = None):
+        self.dpkg, self.bins, self.systemd = dpkg, bins, systemd or {}
+
+    def get_bin_path(self, name, required=False):
+        if name in self.bins:
+            return "/usr/bin/" + name
+        if required:
+            raise SystemExit("Failed to find required executable %r" % name)
+        return None
+
+    def run_command(self, argv, environ_update=None):
+        name = os.path.basename(argv[0])
+        if name == "dpkg-query":
+            return 0, self.dpkg, ""
+        if name == "xfs_info":
+            return 0, XFS_INFO, ""
+        if name == "systemctl":
+            return 0, self.systemd.get(tuple(argv[1:]), ""), ""
+        raise AssertionError(argv)
+
+
+def probe_case(tmp_path: Path, fstab_line: str | None = None):
+    mnt = tmp_path / "data"
+    mnt.mkdir(mode=0o755)
+    mnt.chmod(0o755)
+    st = mnt.stat()
+    fstab = tmp_path / "fstab"
+    fstab.write_text((fstab_line or "UUID=u-1 %s xfs defaults 0 0" % mnt) + "\n")
+    p = {"mount_path": str(mnt), "unit_dir": str(tmp_path / "units"), "desired": {
+        "fstype": "xfs", "mount_opts": "defaults", "dump": "0", "passno": "0", "fstab": str(fstab),
+        "mount_point": {"owner": str(st.st_uid), "group": str(st.st_gid), "mode": "0755"}, "directories": [],
+        "packages": ["util-linux", "xfsprogs"], "grow": True, "mount_unit": "data.mount", "check_unit": None}}
+    result = {"content": "filesystem", "fstype": "xfs", "uuid": "u-1", "devno": "259:1", "mount_path_devno": "259:1",
+              "device": "/dev/nvme1n1", "size_bytes": 15728640 * 4096}
+    return p, result, fstab
+
+
+def test_probe_reports_a_missing_xfs_info_and_goes_on(tmp_path):
+    """Issue 17: xfsprogs removed with the volume mounted; the probe must name the tool, not die on it."""
+    p, result, _ = probe_case(tmp_path)
+    host = ProbeHost("ii  util-linux\nun  xfsprogs\n", {"dpkg-query"})
+    drift = dvd.drift_of(host, p, result)
+    assert result["missing_tools"] == ["xfs_info"]
+    assert result["pkg_manager"] == "dpkg"
+    assert drift == ["packages missing: xfsprogs", "grow: xfs_info not found (package xfsprogs missing), filesystem size unknown"]
+
+
+def test_probe_with_xfs_info_reads_the_size(tmp_path):
+    p, result, _ = probe_case(tmp_path)
+    host = ProbeHost("ii  util-linux\nii  xfsprogs\n", {"dpkg-query", "xfs_info"})
+    assert dvd.drift_of(host, p, result) == []
+    assert result["missing_tools"] == []
+
+
+def test_written_after(tmp_path):
+    f = tmp_path / "f"
+    f.write_text("x")
+    import time
+    now = time.monotonic()
+    assert dvd.written_after(str(f), now - 5)
+    assert not dvd.written_after(str(f), now + 5)
+    assert not dvd.written_after(str(tmp_path / "missing"), now - 5)
+    assert not dvd.written_after(str(f), None)
+
+
+def test_fstab_reload_pending_from_systemd(tmp_path):
+    """Issue 17: an fstab written after systemd's last unit load (a daemon-reload lost with a killed run) is drift."""
+    import time
+    long_ago = str(int(time.monotonic() * 1e6))  # systemd loaded its units before fstab was written
+    time.sleep(0.05)
+    p, result, fstab = probe_case(tmp_path)
+    later = str(int((time.monotonic() + 3600) * 1e6))
+    bins = {"dpkg-query", "xfs_info", "systemctl"}
+    dpkg = "ii  util-linux\nii  xfsprogs\n"
+    host = ProbeHost(dpkg, bins, {("show", "-P", "UnitsLoadTimestampMonotonic"): long_ago + "\n"})
+    assert dvd.drift_of(host, p, result) == ["systemd: %s changed after systemd last read it (daemon-reload pending)" % fstab]
+    assert result["fstab_reload_pending"] is True
+    host = ProbeHost(dpkg, bins, {("show", "-P", "UnitsLoadTimestampMonotonic"): later + "\n"})
+    assert dvd.drift_of(host, p, result) == [] and result["fstab_reload_pending"] is False
+    # systemd < 255 has no UnitsLoadTimestamp: the mount unit's NeedDaemonReload decides
+    host = ProbeHost(dpkg, bins, {("show", "-P", "NeedDaemonReload", "data.mount"): "yes\n"})
+    assert len(dvd.drift_of(host, p, result)) == 1
+    host = ProbeHost(dpkg, bins, {("show", "-P", "NeedDaemonReload", "data.mount"): "no\n"})
+    assert dvd.drift_of(host, p, result) == []
+
+
+def test_check_unit_drift(tmp_path):
+    """The boot check unit: content, enablement and state are drift like any other managed item."""
+    p, result, _ = probe_case(tmp_path)
+    units = tmp_path / "units"
+    p["desired"]["check_unit"] = {"name": "data-volume-mounted.service", "content": "[Unit]\n"}
+    bins = {"dpkg-query", "xfs_info", "systemctl"}
+    dpkg = "ii  util-linux\nii  xfsprogs\n"
+    active = {("is-active", "data-volume-mounted.service"): "active\n"}
+    assert dvd.drift_of(ProbeHost(dpkg, bins, active), p, result) == ["unit %s/data-volume-mounted.service: missing" % units]
+    (units / "multi-user.target.wants").mkdir(parents=True)
+    unit = units / "data-volume-mounted.service"
+    unit.write_text("[Unit]\n")
+    unit.chmod(0o644)
+    if os.geteuid() != 0:
+        pytest.skip("the unit's owner check needs root")
+    assert dvd.drift_of(ProbeHost(dpkg, bins, active), p, result) == ["unit data-volume-mounted.service: not enabled"]
+    (units / "multi-user.target.wants" / "data-volume-mounted.service").symlink_to(unit)
+    assert dvd.drift_of(ProbeHost(dpkg, bins, active), p, result) == []
+    failed = {("is-active", "data-volume-mounted.service"): "failed\n"}
+    assert dvd.drift_of(ProbeHost(dpkg, bins, failed), p, result) == ["unit data-volume-mounted.service: failed, want active"]
+    unit.write_text("[Unit]\nchanged\n")
+    assert dvd.drift_of(ProbeHost(dpkg, bins, active), p, result) == ["unit %s: content differs" % unit]
+
+
+def test_blank_device_still_reports_missing_packages(tmp_path):
+    """A fresh host (blank device) installs the tools too: the missing package is drift, so apt_ready runs first."""
+    p, result, _ = probe_case(tmp_path)
+    result.update(content="blank", fstype="", uuid="")
+    host = ProbeHost("ii  util-linux\nun  xfsprogs\n", {"dpkg-query"})
+    assert dvd.drift_of(host, p, result) == ["packages missing: xfsprogs", "device: blank (no type), want a xfs filesystem"]

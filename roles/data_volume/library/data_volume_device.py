@@ -45,6 +45,10 @@ options:
     description: Also ask C(lsblk) for serials when the by-id link and the sysfs scan find nothing.
     type: bool
     default: true
+  unit_dir:
+    description: Where the check unit's file (O(desired.check_unit)) lives.
+    type: path
+    default: /etc/systemd/system
   desired:
     description:
       - The state the role would converge to. When given, the module also compares the host with it (read-only)
@@ -90,8 +94,18 @@ options:
         description: Also report a filesystem smaller than its device (the same test as community.general.filesystem).
         type: bool
         default: true
+      mount_unit:
+        description: The mount unit systemd generates for O(mount_path) from fstab (C(systemd-escape -p --suffix=mount)).
+        type: str
+      check_unit:
+        description:
+          - The role's boot check unit (C(name), C(content)); reported as drift when its file differs, it is not enabled
+            for C(multi-user.target) or it is not active.
+        type: dict
 notes:
   - Supports check mode (it is read-only).
+  - Never fails because a filesystem tool (C(xfs_info), C(tune2fs)) is missing, since the role installs it after the probe:
+    the tool is named in RV(missing_tools) and RV(drift), and everything else is still reported.
 """
 
 EXAMPLES = r"""
@@ -162,6 +176,20 @@ drift:
   type: list
   elements: str
   sample: ["directory /data/cvat: mode 0700, want 0750", "fstab: no entry for /data"]
+missing_tools:
+  description: Tools the drift checks needed but did not find (their package is missing); the checks that needed them are drift.
+  returned: when desired is given
+  type: list
+  elements: str
+  sample: [xfs_info]
+pkg_manager:
+  description: V(dpkg), V(rpm) or empty, the package manager the package check used.
+  returned: when desired is given
+  type: str
+fstab_reload_pending:
+  description: The fstab was written after systemd last ran its generators (a daemon-reload was lost, e.g. a killed run).
+  returned: when desired is given
+  type: bool
 """
 
 import grp
@@ -170,6 +198,7 @@ import os
 import pwd
 import re
 import stat
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -348,6 +377,10 @@ def parse_fs_size(fstype: str, out: str) -> int:
 GROW_SLACK = {"xfs": 64 * 4096 - 1}
 
 
+def pkg_manager(module) -> str:
+    return "dpkg" if module.get_bin_path("dpkg-query") else "rpm" if module.get_bin_path("rpm") else ""
+
+
 def packages_drift(module, packages: list[str]) -> list[str]:
     if not packages:
         return []
@@ -364,12 +397,66 @@ def packages_drift(module, packages: list[str]) -> list[str]:
     return ["packages missing: %s" % ", ".join(missing)] if missing else []
 
 
+def fstab_reload_pending(module, fstab: str, mount_unit: str | None) -> bool:
+    """systemd has not read `fstab` since it was written (a daemon-reload was lost). Asks systemd itself: the mount
+    unit generated from fstab needs a reload (NeedDaemonReload, any version), or fstab is newer than systemd's last
+    unit load (UnitsLoadTimestampMonotonic, systemd >= 255: also catches an entry added and never loaded)."""
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        return False
+    rc, out, err = module.run_command([systemctl, "show", "-P", "UnitsLoadTimestampMonotonic"])
+    out = out.strip()
+    if rc == 0 and out.isdigit() and int(out) > 0 and written_after(fstab, int(out) / 1e6):
+        return True
+    if mount_unit:
+        rc, out, err = module.run_command([systemctl, "show", "-P", "NeedDaemonReload", mount_unit])
+        return rc == 0 and out.strip() == "yes"
+    return False
+
+
+def written_after(path: str, monotonic_ts: float | None) -> bool:
+    """`path` was modified after the CLOCK_MONOTONIC instant `monotonic_ts` (mtime is wall-clock: converted)."""
+    if monotonic_ts is None:
+        return False
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return False
+    return mtime - (time.time() - time.monotonic()) > monotonic_ts
+
+
+def unit_drift(module, unit_dir: str, unit: dict) -> list[str]:
+    """The check unit's file, its enablement (multi-user.target.wants link) and its state."""
+    path = os.path.join(unit_dir, unit["name"])
+    drift = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read() != unit["content"]:
+                drift.append("unit %s: content differs" % path)
+        st = os.stat(path)
+        if stat.S_IMODE(st.st_mode) != 0o644 or st.st_uid != 0 or st.st_gid != 0:
+            drift.append("unit %s: mode %04o uid %d gid %d, want 0644 root root" % (path, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid))
+    except OSError:
+        return ["unit %s: missing" % path]
+    if not os.path.exists(os.path.join(unit_dir, "multi-user.target.wants", unit["name"])):
+        drift.append("unit %s: not enabled" % unit["name"])
+    systemctl = module.get_bin_path("systemctl")
+    if systemctl:
+        rc, out, err = module.run_command([systemctl, "is-active", unit["name"]])
+        if out.strip() != "active":
+            drift.append("unit %s: %s, want active" % (unit["name"], out.strip() or "unknown"))
+    return drift
+
+
 def drift_of(module, p, result) -> list[str]:
     """Everything the role's change tasks would change on this host (read-only)."""
     want = p["desired"]
+    result["missing_tools"] = []
+    result["pkg_manager"] = pkg_manager(module)
+    result["fstab_reload_pending"] = False
+    drift = packages_drift(module, want["packages"])  # first: a fresh host (blank device) needs them too
     if result["content"] != "filesystem" or result["fstype"] != want["fstype"]:
-        return ["device: %s (%s), want a %s filesystem" % (result["content"], result["fstype"] or "no type", want["fstype"])]
-    drift = packages_drift(module, want["packages"])
+        return drift + ["device: %s (%s), want a %s filesystem" % (result["content"], result["fstype"] or "no type", want["fstype"])]
     mount_path = os.path.normpath(p["mount_path"])
     try:
         with open(want["fstab"], encoding="utf-8") as f:
@@ -381,19 +468,30 @@ def drift_of(module, p, result) -> list[str]:
     if result.get("mount_path_devno") != result["devno"]:
         drift.append("mount: %s is not mounted at %s" % (result["device"], mount_path))
         return drift  # the directories and the size are those of whatever is mounted there: the tasks decide
+    if fstab_reload_pending(module, want["fstab"], want["mount_unit"]):
+        result["fstab_reload_pending"] = True
+        drift.append("systemd: %s changed after systemd last read it (daemon-reload pending)" % want["fstab"])
+    if want["check_unit"]:
+        drift += unit_drift(module, p["unit_dir"], want["check_unit"])
     if want["grow"]:
-        if want["fstype"] == "xfs":
-            argv = [module.get_bin_path("xfs_info", required=True), mount_path]
+        tool = "xfs_info" if want["fstype"] == "xfs" else "tune2fs"
+        tool_path = module.get_bin_path(tool)
+        if not tool_path:
+            # the role installs the tool after this probe: report it, never fail on it
+            result["missing_tools"].append(tool)
+            drift.append("grow: %s not found (package %s missing), filesystem size unknown"
+                         % (tool, "xfsprogs" if tool == "xfs_info" else "e2fsprogs"))
+            fs_size = None
         else:
-            argv = [module.get_bin_path("tune2fs", required=True), "-l", result["device"]]
-        rc, out, err = module.run_command(argv, environ_update={"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"})
-        try:
-            fs_size = parse_fs_size(want["fstype"], out) if rc == 0 else -1
-        except ValueError:
-            fs_size = -1
-        if fs_size < 0:
+            argv = [tool_path, mount_path] if tool == "xfs_info" else [tool_path, "-l", result["device"]]
+            rc, out, err = module.run_command(argv, environ_update={"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"})
+            try:
+                fs_size = parse_fs_size(want["fstype"], out) if rc == 0 else -1
+            except ValueError:
+                fs_size = -1
+        if fs_size is not None and fs_size < 0:
             drift.append("grow: could not read the filesystem size (%s)" % " ".join(argv))
-        elif fs_size + GROW_SLACK.get(want["fstype"], 0) < result["size_bytes"]:
+        elif fs_size is not None and fs_size + GROW_SLACK.get(want["fstype"], 0) < result["size_bytes"]:
             drift.append("grow: filesystem %d bytes on a %d-byte device" % (fs_size, result["size_bytes"]))
     mp = want["mount_point"] or {}
     drift += dir_drift(mount_path, mp.get("owner", "root"), mp.get("group", "root"), mp.get("mode", "0755"))
@@ -468,7 +566,11 @@ def main():
                 directories=dict(type="list", elements="dict", default=[]),
                 packages=dict(type="list", elements="str", default=[]),
                 grow=dict(type="bool", default=True),
+                mount_unit=dict(type="str"),
+                check_unit=dict(type="dict", options=dict(name=dict(type="str", required=True),
+                                                          content=dict(type="str", required=True))),
             )),
+            unit_dir=dict(type="path", default="/etc/systemd/system"),
         ),
         required_one_of=[("volume_id", "device")],
         required_by={"desired": "mount_path"},

@@ -2,7 +2,8 @@
 # Every test of the project, from a clean clone on a fresh Debian machine:
 #   bootstrap (Debian packages, pinned venv) -> Docker engine -> cached test-host images ->
 #   yamllint, ansible-lint (production profile) -> pytest -> every molecule scenario.
-# Environment: MOLECULE_SCENARIOS="a b" runs only those scenarios; SKIP_MOLECULE=1 skips them.
+# Environment: MOLECULE_SCENARIOS="a b" runs only those scenarios; SKIP_MOLECULE=1 skips them; PYTEST_WORKERS=N
+# (default 3) parallel pytest workers.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,7 +25,9 @@ stamp "ansible-lint (production profile)"
 ansible-lint -q || stages_failed+=(ansible-lint)
 
 stamp "pytest"
-pytest -q tests || stages_failed+=(pytest)
+# files run in parallel (one file per worker: module fixtures, moto and stand-ins stay per file); the slowest
+# tests are listed at the end
+pytest -q -n "${PYTEST_WORKERS:-3}" --dist loadfile --durations=25 tests || stages_failed+=(pytest)
 
 if [ "${SKIP_MOLECULE:-0}" != 1 ]; then
   passed=0; failed=0; failed_names=()

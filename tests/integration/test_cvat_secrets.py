@@ -3,7 +3,8 @@
 Real runs of the role (`ansible-playbook -c local -v --diff`, `cvat_manage_stack: false`, so configuration and
 secrets only) with every output captured. The secret values are then read back from where the role keeps them
 (the `file` backend's directory on the "data volume" tmp dir, or SSM parameters in a moto server on 127.0.0.1)
-and searched for in stdout/stderr, the fact cache, and every file written outside the 0600 secret stores.
+and searched for in stdout/stderr, the fact cache, and every file written outside the secret stores (the backend's
+directory and the per-reader files that compose mounts as secrets).
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def artifacts(tmp: Path) -> dict[str, str]:
         if not path.is_file() or path.name in ("vars.json",):
             continue
         rel = path.relative_to(tmp).as_posix()
-        if rel.startswith("data/cvat/secrets/") or rel.startswith("data/cvat/env/"):
+        if rel.startswith("data/cvat/secrets/") or rel.startswith("data/cvat/run-secrets/"):
             continue
         out[rel] = path.read_text(errors="replace")
     return out
@@ -76,9 +77,12 @@ def test_file_backend_secrets_never_printed_and_reused(tmp_path):
     assert len(set(secrets.values())) == len(NAMES)  # independent values
     assert "superuser password fact length 40" in output
     assert_not_leaked(secrets, output, artifacts(tmp_path))
-    # the env files carry them (0600 on the data volume): the grep above can find a secret where one is
-    env_text = (tmp_path / "data" / "cvat" / "env" / "backend.env").read_text()
-    assert secrets["django_secret_key"] in env_text
+    # the secret files compose mounts carry them (0400 on the data volume): the grep above can find a secret where
+    # one is; no env files any more (issue 12)
+    run_secrets = tmp_path / "data" / "cvat" / "run-secrets"
+    assert (run_secrets / "cvat_django_secret_key").read_text() == secrets["django_secret_key"]
+    assert not (tmp_path / "data" / "cvat" / "env").exists()
+    assert "cvat_django_secret_key" in (tmp_path / "opt" / "cvat" / "docker-compose.yml").read_text()
 
     # second run: same values, nothing printed
     output2 = run_role(tmp_path, {})
@@ -91,7 +95,22 @@ def test_vault_value_wins_and_is_not_written(tmp_path):
     output = run_role(tmp_path, {"cvat_db_password": vault_pw})
     assert vault_pw not in output
     assert not (tmp_path / "data" / "cvat" / "secrets" / "db_password").exists()
-    assert f"POSTGRES_PASSWORD='{vault_pw}'" in (tmp_path / "data" / "cvat" / "env" / "db.env").read_text()
+    run_secrets = tmp_path / "data" / "cvat" / "run-secrets"
+    assert (run_secrets / "postgres_password").read_text() == vault_pw
+    assert (run_secrets / "cvat_postgres_password").read_text() == vault_pw
+    assert vault_pw not in (tmp_path / "opt" / "cvat" / "docker-compose.yml").read_text()
+
+
+def test_rotation_by_vault_value_rewrites_the_secret_files(tmp_path):
+    """Rotation stays explicit: a new vault value replaces the file contents (stack.yml then restarts the readers);
+    without it a second run keeps the files unchanged."""
+    run_role(tmp_path, {"cvat_clickhouse_password": "First-Clickhouse-Password-0123456789"})
+    run_secrets = tmp_path / "data" / "cvat" / "run-secrets"
+    names = ["clickhouse_password", "cvat_clickhouse_password", "grafana_clickhouse_password"]
+    assert {n: (run_secrets / n).read_text() for n in names} == dict.fromkeys(names, "First-Clickhouse-Password-0123456789")
+    output = run_role(tmp_path, {"cvat_clickhouse_password": "Second-Clickhouse-Password-0123456789"})
+    assert {n: (run_secrets / n).read_text() for n in names} == dict.fromkeys(names, "Second-Clickhouse-Password-0123456789")
+    assert "Second-Clickhouse-Password-0123456789" not in output
 
 
 def test_ssm_backend_generates_once_in_securestring(tmp_path, moto):
@@ -106,7 +125,7 @@ def test_ssm_backend_generates_once_in_securestring(tmp_path, moto):
     secrets = {n: ssm.get_parameter(Name=f"{prefix}/{n}", WithDecryption=True)["Parameter"]["Value"] for n in NAMES}
     assert not (tmp_path / "data" / "cvat" / "secrets").exists() or not any((tmp_path / "data" / "cvat" / "secrets").iterdir())
     assert_not_leaked(secrets, output, artifacts(tmp_path))
-    assert f"CVAT_POSTGRES_PASSWORD='{secrets['db_password']}'" in (tmp_path / "data/cvat/env/backend.env").read_text()
+    assert (tmp_path / "data/cvat/run-secrets/cvat_postgres_password").read_text() == secrets["db_password"]
 
     # second run reuses the parameters (versions unchanged) and prints nothing
     output2 = run_role(tmp_path, extra, env=moto.env)

@@ -72,6 +72,16 @@ UPSTREAM_VOLUMES = {"cvat_db", "cvat_data", "cvat_keys", "cvat_logs", "cvat_inme
 NETWORK_ALIASES = {"cvat_server": "cvat-server", "cvat_opa": "opa", "cvat_clickhouse": "clickhouse",
                    "cvat_vector": "vector", "cvat_grafana": "grafana"}
 SECRET_NAMES = ["db_password", "django_secret_key", "clickhouse_password", "superuser_password"]
+# Upstream volumes we drop on purpose: Traefik reads its routes from the file provider, never the Docker socket
+# (issue 12); the Nuclio dashboard keeps it (it builds and runs function containers).
+DOCKER_SOCKET = "/var/run/docker.sock:/var/run/docker.sock"
+VOLUMES_DROPPED = {"traefik": {DOCKER_SOCKET + ":ro"}}
+# Compose secrets per reader: (role secret, uid of the reading process in its image) -- README: secrets as files.
+COMPOSE_SECRETS = {"postgres_password": ("db_password", 0), "cvat_postgres_password": ("db_password", 1000),
+                   "cvat_django_secret_key": ("django_secret_key", 1000),
+                   "cvat_clickhouse_password": ("clickhouse_password", 1000),
+                   "clickhouse_password": ("clickhouse_password", 0),
+                   "grafana_clickhouse_password": ("clickhouse_password", 472)}
 
 # ---- Environment keys per service at the pin (facts read from upstream's files at ac6e63b, kept as data) --------
 # docker-compose.yml: x-backend-env, x-clickhouse-env and each service's own keys; serverless override
@@ -124,20 +134,26 @@ _BACKEND_SERVICES = ["cvat_server"] + [f"cvat_worker_{q}" for q in (
 # Intentional differences (environment + env_file keys), service -> (keys we add, upstream keys we drop). Every entry
 # says why; anything else that differs fails the test.
 ENV_ALLOWED_DIFFERENCES = {
-    # PostgreSQL with scram-sha-256 and a kept password instead of upstream's trust (README: decisions).
-    "cvat_db": ({"POSTGRES_PASSWORD"}, set()),
+    # PostgreSQL with scram-sha-256 and a kept password (a file: compose secret) instead of upstream's trust.
+    "cvat_db": ({"POSTGRES_PASSWORD_FILE"}, set()),
     # Traefik: our file-provider rules are rendered by Ansible with Grafana's address (grafana:3000); upstream's
-    # DJANGO_LOG_VIEWER_HOST/PORT only feed the `{{ env }}` templating of its grafana_conf.yml (README).
-    "traefik": (set(), {"DJANGO_LOG_VIEWER_HOST", "DJANGO_LOG_VIEWER_PORT"}),
+    # DJANGO_LOG_VIEWER_HOST/PORT only feed the `{{ env }}` templating of its grafana_conf.yml (README). No docker
+    # provider: no Docker socket in Traefik (issue 12), every route comes from the file provider.
+    "traefik": (set(), {"DJANGO_LOG_VIEWER_HOST", "DJANGO_LOG_VIEWER_PORT", "TRAEFIK_PROVIDERS_DOCKER_EXPOSEDBYDEFAULT",
+                        "TRAEFIK_PROVIDERS_DOCKER_NETWORK"}),
+    # the ClickHouse password is a file (compose secret) read by a wrapper or Grafana's start script, never env
+    "cvat_clickhouse": (set(), {"CLICKHOUSE_PASSWORD"}),
+    "cvat_vector": (set(), {"CLICKHOUSE_PASSWORD"}),
+    "cvat_grafana": (set(), {"CLICKHOUSE_PASSWORD"}),
     **{name: (
-        # one 0600 env file for every backend service: the DB password and Django key (upstream: trust + a key file
-        # generated in cvat_keys) and the ClickHouse password (upstream: the literal "user" on server/export only);
+        # secrets as files: the DB password through CVAT's CVAT_POSTGRES_PASSWORD_FILE, the Django key and the
+        # ClickHouse password through the role's settings module (DJANGO_SETTINGS_MODULE=cvat.settings.cvat_ops);
         # CVAT_HOST and CVAT_BASE_URL on every backend service (links in e-mails and webhooks; upstream: server only
         # for CVAT_BASE_URL, nowhere for CVAT_HOST).
-        {"CVAT_POSTGRES_PASSWORD", "DJANGO_SECRET_KEY", "CVAT_HOST"}
-        | ({"CVAT_BASE_URL"} if name != "cvat_server" else set())
-        | ({"CLICKHOUSE_PASSWORD"} if name not in ("cvat_server", "cvat_worker_export") else set()),
-        set()) for name in _BACKEND_SERVICES},
+        {"CVAT_POSTGRES_PASSWORD_FILE", "DJANGO_SETTINGS_MODULE", "CVAT_HOST"}
+        | ({"CVAT_BASE_URL"} if name != "cvat_server" else set()),
+        {"CLICKHOUSE_PASSWORD"} if name in ("cvat_server", "cvat_worker_export") else set())
+        for name in _BACKEND_SERVICES},
 }
 
 # ---- What the image's supervisord configs expand (upstream supervisord/ and backend_entrypoint.d/ at ac6e63b) ----
@@ -221,6 +237,9 @@ def test_every_upstream_service_with_its_image_and_command(default_stack):
             assert svc.get("command") == command, name
         rendered = [v for v in svc.get("volumes", []) if isinstance(v, str)]
         for volume in volumes:
+            if volume in VOLUMES_DROPPED.get(name, set()):
+                assert volume not in rendered, name
+                continue
             assert volume in rendered, f"{name}: {volume} missing from {rendered}"
         assert svc.get("restart") == "always", name
         assert "cvat" in svc["networks"], name
@@ -336,9 +355,9 @@ def test_operator_extra_env_wins_once_and_is_escaped(tmp_path):
     assert services["nuclio"]["environment"]["no_proxy"] == "internal.example.org"
 
 
-def test_smtp_mail_backend_settings_module_and_secret_only_in_the_env_file(tmp_path):
+def test_smtp_mail_backend_settings_module_and_secret_only_in_a_file(tmp_path):
     """CVAT has no mail backend by default (invitations of unknown e-mails answer 500): with cvat_smtp_enabled the
-    server and every worker load cvat.settings.cvat_ops_mail (production + SMTP), the password only in the 0600 file."""
+    settings module cvat.settings.cvat_ops of server and workers adds SMTP, the password only in a 0400 secret file."""
     password = "Ses-Smtp-Pw-Never-In-Compose-77"
     proc, project, state = render(tmp_path, {"cvat_smtp_enabled": True, "cvat_host": "cvat.example.org",
                                              "cvat_smtp_host": "email-smtp.eu-west-1.amazonaws.com",
@@ -348,18 +367,21 @@ def test_smtp_mail_backend_settings_module_and_secret_only_in_the_env_file(tmp_p
     services = load_compose(project)["services"]
     for name in _BACKEND_SERVICES:
         env = services[name]["environment"]
-        assert env["DJANGO_SETTINGS_MODULE"] == "cvat.settings.cvat_ops_mail", name
+        assert env["DJANGO_SETTINGS_MODULE"] == "cvat.settings.cvat_ops", name
         assert (env["CVAT_OPS_SMTP_HOST"], env["CVAT_OPS_SMTP_PORT"], env["CVAT_OPS_SMTP_SECURITY"]) == (
             "email-smtp.eu-west-1.amazonaws.com", "587", "starttls"), name
         assert env["CVAT_OPS_SMTP_FROM"] == "annotation@example.org", name
-        assert f"{project}/settings/cvat_ops_mail.py:/opt/cvat/cvat/settings/cvat_ops_mail.py:ro" in services[name]["volumes"], name
+        assert f"{project}/settings/cvat_ops.py:/opt/cvat/cvat/settings/cvat_ops.py:ro" in services[name]["volumes"], name
+        assert "cvat_smtp_password" in services[name]["secrets"], name
+        assert password not in json.dumps(rendered_env(services[name])), name
     assert password not in (project / "docker-compose.yml").read_text()
-    settings = (project / "settings" / "cvat_ops_mail.py").read_text()
+    settings = (project / "settings" / "cvat_ops.py").read_text()
     assert "from cvat.settings.production import *" in settings and "smtp.EmailBackend" in settings
+    assert 'EMAIL_HOST_PASSWORD = _secret("cvat_smtp_password")' in settings
     assert password not in settings
-    backend_env = state / "env" / "backend.env"
-    assert f"CVAT_OPS_SMTP_PASSWORD='{password}'" in backend_env.read_text()
-    assert oct(backend_env.stat().st_mode & 0o777) == "0o600"
+    secret_file = state / "run-secrets" / "cvat_smtp_password"
+    assert secret_file.read_text() == password
+    assert (oct(secret_file.stat().st_mode & 0o777), secret_file.stat().st_uid) == ("0o400", 1000)
 
 
 def test_volumes_and_network_keep_upstream_names(default_stack):
@@ -386,12 +408,28 @@ def test_serverless_extras(default_stack):
 
 
 def test_traefik_routes_and_grafana_behind_forward_auth(default_stack):
+    """Every route comes from the file provider; Traefik has no Docker socket and no docker provider (issue 12)."""
     services = default_stack["compose"]["services"]
-    labels = services["cvat_server"]["labels"]
-    assert "Host(`localhost`)" in labels["traefik.http.routers.cvat.rule"]
-    assert labels["traefik.http.routers.cvat.entrypoints"] == "web"
-    assert "labels" not in services["cvat_grafana"]  # never exposed by a label: only the file route below
+    assert [n for n, s in services.items() if "labels" in s] == []
+    traefik = services["traefik"]
+    assert not any("docker.sock" in str(v) for v in traefik["volumes"]), traefik["volumes"]
+    assert not any(k.startswith("TRAEFIK_PROVIDERS_DOCKER") for k in traefik["environment"])
+    assert traefik["environment"]["TRAEFIK_PROVIDERS_FILE_DIRECTORY"] == "/etc/traefik/rules"
+    assert "./components/traefik/rules:/etc/traefik/rules:ro" in traefik["volumes"]
+    # the Nuclio dashboard is the only service with the socket, and it publishes nothing
+    assert [n for n, s in services.items() if any("docker.sock" in str(v) for v in s.get("volumes", []))] == ["nuclio"]
+    assert DOCKER_SOCKET in services["nuclio"]["volumes"] and "ports" not in services["nuclio"]
     rules = yaml.safe_load((default_stack["project"] / "components/traefik/rules/cvat.yml").read_text())
+    routers, backends = rules["http"]["routers"], rules["http"]["services"]
+    assert routers["cvat"]["rule"] == ("Host(`localhost`) && (PathPrefix(`/api/`) || PathPrefix(`/static/`) || "
+                                       "PathPrefix(`/admin`) || PathPrefix(`/django-rq`))")
+    assert routers["cvat-ui"]["rule"] == "Host(`localhost`)"
+    assert {n: r["entryPoints"] for n, r in routers.items()} == {"cvat": ["web"], "cvat-ui": ["web"], "grafana": ["web"]}
+    assert not any("tls" in r for r in routers.values())
+    assert backends["cvat"]["loadBalancer"]["servers"] == [{"url": "http://cvat-server:8080"}]
+    assert backends["cvat-ui"]["loadBalancer"]["servers"] == [{"url": "http://cvat_ui:8000"}]
+    # the addresses resolve on the cvat network: the server's alias and the UI's service name
+    assert "cvat-server" in services["cvat_server"]["networks"]["cvat"]["aliases"] and "cvat_ui" in services
     grafana = rules["http"]["routers"]["grafana"]
     assert grafana["middlewares"][0] == "analytics-auth"
     assert "PathPrefix(`/analytics`)" in grafana["rule"]
@@ -411,14 +449,148 @@ def test_secrets_kept_on_data_volume_and_out_of_the_compose_file(default_stack):
         value = path.read_text().strip()
         assert len(value) >= 32
         assert value not in compose_text, name
-    backend_env = (state / "env" / "backend.env").read_text()
-    assert stat.S_IMODE((state / "env" / "backend.env").stat().st_mode) == 0o600
-    assert f"CVAT_POSTGRES_PASSWORD='{(secrets_dir / 'db_password').read_text().strip()}'" in backend_env
-    db_env = (state / "env" / "db.env").read_text()
-    assert f"POSTGRES_PASSWORD='{(secrets_dir / 'db_password').read_text().strip()}'" in db_env
+    assert not (state / "env").exists()  # no env files any more
     services = default_stack["compose"]["services"]
     assert services["cvat_db"]["environment"]["POSTGRES_HOST_AUTH_METHOD"] != "trust"
-    assert services["cvat_server"]["env_file"] == [str(state / "env" / "backend.env")]
+    assert services["cvat_db"]["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    assert services["cvat_server"]["environment"]["CVAT_POSTGRES_PASSWORD_FILE"] == "/run/secrets/cvat_postgres_password"
+
+
+def test_secrets_reach_containers_only_as_files(default_stack):
+    """Each compose secret is a 0400 file in a 0700 directory on the data volume, owned by the uid that reads it in
+    its image, holding exactly the kept value; services mount only the ones they read; no env_file anywhere."""
+    state, compose = default_stack["state"], default_stack["compose"]
+    run_secrets = state / "run-secrets"
+    assert stat.S_IMODE(run_secrets.stat().st_mode) == 0o700 and run_secrets.stat().st_uid == 0
+    assert {n: s["file"] for n, s in compose["secrets"].items()} == {n: str(run_secrets / n) for n in COMPOSE_SECRETS}
+    for name, (secret, uid) in COMPOSE_SECRETS.items():
+        path = run_secrets / name
+        assert (stat.S_IMODE(path.stat().st_mode), path.stat().st_uid, path.stat().st_gid) == (0o400, uid, uid), name
+        assert path.read_text() == (state / "secrets" / secret).read_text().strip(), name  # no trailing newline
+    services = compose["services"]
+    readers = {name: sorted(svc.get("secrets", [])) for name, svc in services.items() if svc.get("secrets")}
+    backend = ["cvat_django_secret_key", "cvat_postgres_password"]
+    assert readers == {
+        "cvat_db": ["postgres_password"], "cvat_clickhouse": ["clickhouse_password"],
+        "cvat_vector": ["cvat_clickhouse_password"], "cvat_grafana": ["grafana_clickhouse_password"],
+        **{n: sorted(backend + (["cvat_clickhouse_password"] if n in ("cvat_server", "cvat_worker_export") else []))
+           for n in _BACKEND_SERVICES}}
+    assert [n for n, s in services.items() if "env_file" in s] == []
+    # images without a file variant: a wrapper reads the file in the container, then runs the image's entrypoint
+    for name, path, target in (("cvat_clickhouse", "/run/secrets/clickhouse_password", "exec /entrypoint.sh"),
+                               ("cvat_vector", "/run/secrets/cvat_clickhouse_password", "exec /usr/local/bin/vector")):
+        script = services[name]["entrypoint"][2]
+        assert f'CLICKHOUSE_PASSWORD="$$(cat {path})"' in script and target in script, name
+    assert "/run/secrets/grafana_clickhouse_password" in services["cvat_grafana"]["entrypoint"][2]
+    assert "CLICKHOUSE_PASSWORD" not in services["cvat_grafana"]["entrypoint"][2]
+    # the backend: settings module reading the files, and the entrypoint hook for ClickHouse's schema script
+    project = default_stack["project"]
+    settings = (project / "settings/cvat_ops.py").read_text()
+    assert 'SECRET_KEY = _secret("cvat_django_secret_key")' in settings
+    assert 'CLICKHOUSE["events"]["PASSWORD"] = _secret("cvat_clickhouse_password")' in settings
+    hook = f"{project}/init.d/cvat_ops_clickhouse.sh:/etc/cvat/init.d/cvat_ops_clickhouse.sh:ro"
+    assert [n for n, s in services.items() if hook in s.get("volumes", [])] == ["cvat_server"]
+
+
+def test_clickhouse_init_hook_hands_the_password_to_init_py_only(default_stack, tmp_path):
+    """Sources the rendered hook in bash as backend_entrypoint.sh does: init.py sees the password, nothing else."""
+    hook = (default_stack["project"] / "init.d/cvat_ops_clickhouse.sh").read_text()
+    hook = hook.replace("/run/secrets/cvat_clickhouse_password", str(tmp_path / "pw"))
+    (tmp_path / "pw").write_text("Hook-Password-1234")
+    (tmp_path / "hook.sh").write_text(hook)
+    script = tmp_path / "components/analytics/clickhouse/init.py"
+    script.parent.mkdir(parents=True)
+    script.write_text('import os; print("init", os.environ.get("CLICKHOUSE_PASSWORD"))')
+    (tmp_path / "run.sh").write_text(textwrap.dedent(f"""\
+        set -eu
+        SCRIPT_DIR={tmp_path}
+        . {tmp_path}/hook.sh
+        python "$SCRIPT_DIR/components/analytics/clickhouse/init.py"
+        python -c 'import os; print("other", os.environ.get("CLICKHOUSE_PASSWORD"))'
+        echo "shell ${{CLICKHOUSE_PASSWORD:-unset}}"
+        """))
+    out = subprocess.run(["bash", str(tmp_path / "run.sh")], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[:3] == ["init Hook-Password-1234", "other None", "shell unset"]
+
+
+@pytest.mark.skipif(not UPSTREAM_GIT_DIR.is_dir(), reason="no upstream CVAT git mirror on this machine")
+def test_upstream_secret_facts_at_the_pin():
+    """What the backend image reads at the pin, on which the file wiring above relies."""
+    base = _git_show("cvat/settings/base.py")
+    assert 'os.getenv("CVAT_POSTGRES_PASSWORD_FILE")' in base
+    assert 'SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")' in base  # no file variant
+    assert '"PASSWORD": os.getenv("CLICKHOUSE_PASSWORD", "user")' in base  # no file variant
+    entrypoint = _git_show("backend_entrypoint.sh")
+    assert "for init_script in /etc/cvat/init.d/*; do" in entrypoint
+    assert 'python "$SCRIPT_DIR/components/analytics/clickhouse/init.py"' in entrypoint
+    assert "os.getenv(CLICKHOUSE_PASSWORD_ENV_VAR)" in _git_show("components/analytics/clickhouse/init.py")
+    assert "USER 1000:1000" in _git_show("Dockerfile")  # owner of the backend's secret files
+
+
+def test_known_secret_values_appear_nowhere_but_their_files(tmp_path):
+    """Vault values for every secret (and SMTP): none in the compose file, any service's environment, any file of
+    the compose project, or the output; each only in its secret files."""
+    values = {"cvat_db_password": "Known-Db-Password-0001-abcdef", "cvat_django_secret_key": "Known-Django-Key-0002-abcdef",
+              "cvat_clickhouse_password": "Known-Ch-Password-0003-abcdef",
+              "cvat_superuser_password": "Known-Superuser-Pw-0004-abcdef", "cvat_smtp_password": "Known-Smtp-Pw-0005-abc"}
+    proc, project, state = render(tmp_path, {**values, "cvat_smtp_enabled": True, "cvat_host": "cvat.example.org",
+                                             "cvat_smtp_host": "email-smtp.eu-west-1.amazonaws.com",
+                                             "cvat_smtp_username": "AKIAEXAMPLESMTP",
+                                             "cvat_smtp_from": "annotation@example.org"})
+    compose = load_compose(project)
+    project_files = {p: p.read_text(errors="replace") for p in project.rglob("*") if p.is_file()}
+    assert len(project_files) > 5
+    for var, value in values.items():
+        assert value not in proc.stdout + proc.stderr, var
+        for path, text in project_files.items():
+            assert value not in text, f"{var} in {path}"
+        for name, svc in compose["services"].items():
+            assert value not in json.dumps(rendered_env(svc)), f"{var} in the environment of {name}"
+            assert value not in json.dumps(svc), f"{var} in the definition of {name}"
+    files = {p.name: p.read_text() for p in (state / "run-secrets").iterdir()}
+    assert files["postgres_password"] == files["cvat_postgres_password"] == values["cvat_db_password"]
+    assert files["cvat_django_secret_key"] == values["cvat_django_secret_key"]
+    assert files["clickhouse_password"] == files["grafana_clickhouse_password"] == values["cvat_clickhouse_password"]
+    assert files["cvat_smtp_password"] == values["cvat_smtp_password"]
+    assert values["cvat_superuser_password"] not in files.values()  # only the role uses it (docker exec stdin)
+
+
+SECRET_FILES_PLAYBOOK = textwrap.dedent("""\
+    - name: Check the secret files as the role does before the stack starts
+      hosts: localhost
+      connection: local
+      gather_facts: false
+      vars:
+        ansible_python_interpreter: "{{ ansible_playbook_python }}"
+      tasks:
+        - name: Run the role's secret-file check
+          ansible.builtin.include_role:
+            name: cvat
+            tasks_from: secret_files.yml
+    """)
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("missing", "secret file {path} is missing:"),
+    ("owner", "secret file {path} is unreadable by uid 1000 (owner uid 0, mode 0400)"),
+], ids=["missing", "wrong-owner"])
+def test_missing_or_unreadable_secret_file_stops_before_the_stack_naming_the_path(tmp_path, damage, message):
+    _, project, state = render(tmp_path)
+    path = state / "run-secrets" / "cvat_django_secret_key"
+    if damage == "missing":
+        path.unlink()
+    else:
+        os.chown(path, 0, 0)
+    (tmp_path / "check.yml").write_text(SECRET_FILES_PLAYBOOK)
+    proc = run_playbook(tmp_path / "check.yml", "-e", f"@{tmp_path / 'vars.json'}", inventory="localhost,",
+                        check=False)
+    assert proc.returncode != 0
+    assert message.format(path=path) in proc.stdout + proc.stderr
+    assert "cvat_worker_consensus would not start" in proc.stdout + proc.stderr
+    # the intact state passes the same check
+    (tmp_path / "check.yml").write_text(SECRET_FILES_PLAYBOOK)
+    render(tmp_path)
+    assert run_playbook(tmp_path / "check.yml", "-e", f"@{tmp_path / 'vars.json'}", inventory="localhost,").returncode == 0
 
 
 def test_second_run_changes_nothing_and_keeps_secrets(default_stack):
@@ -448,8 +620,10 @@ def test_big_host_with_acme_and_without_serverless(tmp_path):
     assert traefik["environment"]["TRAEFIK_CERTIFICATESRESOLVERS_lets-encrypt_ACME_EMAIL"] == "ops@example.org"
     assert "cvat_letsencrypt:/letsencrypt" in traefik["volumes"]
     assert compare_env_keys(services, {"traefik": UPSTREAM_ENV["traefik"] | UPSTREAM_ENV_HTTPS_TRAEFIK}) == []
-    assert services["cvat_server"]["labels"]["traefik.http.routers.cvat.tls.certresolver"] == "lets-encrypt"
-    assert services["cvat_ui"]["labels"]["traefik.http.routers.cvat-ui.entrypoints"] == "websecure"
+    routers = yaml.safe_load((project / "components/traefik/rules/cvat.yml").read_text())["http"]["routers"]
+    for name in ("cvat", "cvat-ui", "grafana"):
+        assert routers[name]["tls"] == {"certResolver": "lets-encrypt"}, name
+        assert routers[name]["entryPoints"] == ["websecure"], name
     assert services["cvat_server"]["environment"]["CVAT_BASE_URL"] == "https://cvat.example.org"
     # serverless off: no dashboard, no CVAT_SERVERLESS, no extra_hosts
     assert "nuclio" not in services

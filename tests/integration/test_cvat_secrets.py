@@ -104,11 +104,13 @@ def test_vault_value_wins_and_is_not_written(tmp_path):
 def test_rotation_by_vault_value_rewrites_the_secret_files(tmp_path):
     """Rotation stays explicit: a new vault value replaces the file contents (stack.yml then restarts the readers);
     without it a second run keeps the files unchanged."""
-    run_role(tmp_path, {"cvat_clickhouse_password": "First-Clickhouse-Password-0123456789"})
+    # the DB password from the vault too: the guard against a new DB password must not depend on this machine's Docker
+    db = {"cvat_db_password": "Rotation-Test-Db-Password-0123456789"}
+    run_role(tmp_path, {**db, "cvat_clickhouse_password": "First-Clickhouse-Password-0123456789"})
     run_secrets = tmp_path / "data" / "cvat" / "run-secrets"
     names = ["clickhouse_password", "cvat_clickhouse_password", "grafana_clickhouse_password"]
     assert {n: (run_secrets / n).read_text() for n in names} == dict.fromkeys(names, "First-Clickhouse-Password-0123456789")
-    output = run_role(tmp_path, {"cvat_clickhouse_password": "Second-Clickhouse-Password-0123456789"})
+    output = run_role(tmp_path, {**db, "cvat_clickhouse_password": "Second-Clickhouse-Password-0123456789"})
     assert {n: (run_secrets / n).read_text() for n in names} == dict.fromkeys(names, "Second-Clickhouse-Password-0123456789")
     assert "Second-Clickhouse-Password-0123456789" not in output
 

@@ -257,6 +257,10 @@ def test_storage_user_has_exactly_the_cvat_policy_and_no_key(aws, provisioned):
         {"Sid": "ListBucket", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{BUCKET}"]},
         {"Sid": "ReadRawAndExports", "Effect": "Allow", "Action": ["s3:GetObject"],
          "Resource": [f"arn:aws:s3:::{BUCKET}/raw/*", f"arn:aws:s3:::{BUCKET}/exports/*"]},
+        # CVAT's backing storage: CVAT v2.73 keeps backed task media at data/<task id>/raw/ (any prefix)
+        {"Sid": "BackingStorageData", "Effect": "Allow",
+         "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+         "Resource": [f"arn:aws:s3:::{BUCKET}/data/*"]},
         {"Sid": "WriteExports", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"arn:aws:s3:::{BUCKET}/exports/*"]},
     ]}
     # aws_infra never creates a key: the seed role makes the first, the host rotates it
@@ -279,7 +283,8 @@ def test_storage_user_read_only_on_exports_when_switched_off(aws, provisioned):
                  env=aws.env)
     doc = iam.get_user_policy(UserName=STORAGE_USER, PolicyName="cvat-cloud-storage")["PolicyDocument"]
     assert [(st["Sid"], st["Action"]) for st in doc["Statement"]] == [
-        ("ListBucket", ["s3:ListBucket"]), ("ReadRawAndExports", ["s3:GetObject"])]
+        ("ListBucket", ["s3:ListBucket"]), ("ReadRawAndExports", ["s3:GetObject"]),
+        ("BackingStorageData", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"])]
 
 
 def test_instance_requires_imdsv2_and_carries_the_inventory_tags(aws, provisioned):

@@ -143,7 +143,7 @@ class World:
         # what templates/rotation.json.j2 renders (compared with the role's output in the first test)
         self.expected_config = {
             "cvat_url": self.standin.url, "token_file": str(self.token_file), "organization": ORG,
-            "cloud_storage_name": CS_NAME, "iam_user": STORAGE_USER, "region": REGION,
+            "cloud_storage_names": [CS_NAME], "iam_user": STORAGE_USER, "region": REGION,
             "aws_endpoint_url": self.moto.url, "validate_certs": False, "state_file": str(self.state_file),
             "available_timeout": 60}
         self.script = ROOT / "roles" / "cvat_seed" / "files" / "cvat-seed-rotate-storage-key"

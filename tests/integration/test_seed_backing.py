@@ -138,7 +138,7 @@ def env(moto_server, tmp_path_factory):
 def test_bad_backing_prefix_fails_before_any_request(env, prefix):
     env.standin.reset_stats()
     proc = env.run(vars_override={"cvat_seed_backing_storage_prefix": prefix}, check=False)
-    assert proc.returncode != 0
+    assert proc.returncode != 0, proc.stdout[-6000:]
     assert recap(proc)["failed"] == 1
     assert f"cvat_seed_backing_storage_prefix='{prefix}'" in proc.stdout
     assert "data/<task id>/raw/" in proc.stdout

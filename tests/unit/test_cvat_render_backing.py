@@ -9,9 +9,10 @@ from test_cvat_render import _BACKEND_SERVICES, load_compose, render
 
 
 def test_backing_storage_id_reaches_server_and_workers_only(tmp_path):
-    _, project, _ = render(tmp_path / "none")
+    # same directory (paths and kept secrets equal): the second run is site.yml's re-render after seeding
+    _, project, _ = render(tmp_path)
     without = load_compose(project)["services"]
-    _, project, _ = render(tmp_path / "set", {"cvat_backing_cloud_storage_id": "7"})
+    _, project, _ = render(tmp_path, {"cvat_backing_cloud_storage_id": "7"})
     with_id = load_compose(project)["services"]
     for name in _BACKEND_SERVICES:
         assert without[name]["environment"]["CVAT_DEFAULT_BACKING_CS_ID"] == "", name  # CVAT: unset

@@ -57,22 +57,23 @@ class MotoServer:
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-def start_moto() -> MotoServer:
+def start_moto(argv: list[str] | None = None, env: dict[str, str] | None = None, timeout: float = 30) -> MotoServer:
+    """A moto server process on a free 127.0.0.1 port, once it answers. `argv` replaces the `moto_server` program
+    (e.g. a patched moto); `env` adds to this process's environment (e.g. INITIAL_NO_AUTH_ACTION_COUNT)."""
     port = free_port()
-    exe = VENV_BIN / "moto_server"
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
+    cmd = (argv or [str(VENV_BIN / "moto_server")]) + ["-H", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+    deadline = time.time() + timeout
     while time.time() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2).read()
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=5).read()
             return MotoServer(port, proc)
         except OSError:
             if proc.poll() is not None:
                 raise RuntimeError("moto_server exited at start")
             time.sleep(0.3)
     proc.kill()
-    raise RuntimeError("moto_server did not answer within 30 s")
+    raise RuntimeError(f"moto_server did not answer within {timeout:.0f} s")
 
 
 @pytest.fixture(scope="session")

@@ -17,16 +17,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import ROOT, VENV_BIN, MotoServer, free_port, run_playbook
+from conftest import ROOT, VENV_BIN, MotoServer, run_playbook, start_moto
 
 pytestmark = pytest.mark.slow
 
@@ -54,21 +52,9 @@ main(sys.argv[1:])
 
 
 def start_patched_moto() -> MotoServer:
-    port = free_port()
-    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}  # to attach AWS managed policies (SSM, Backup)
-    proc = subprocess.Popen([str(VENV_BIN / "python"), "-c", MOTO_WITH_SERVICE_CREDENTIALS, "-H", "127.0.0.1",
-                             "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=5).read()
-            return MotoServer(port, proc)
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("moto server exited at start")
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("moto server did not answer within 60 s")
+    # MOTO_IAM_LOAD_MANAGED_POLICIES: to attach AWS managed policies (SSM, Backup)
+    return start_moto([str(VENV_BIN / "python"), "-c", MOTO_WITH_SERVICE_CREDENTIALS],
+                      env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}, timeout=60)
 
 
 @pytest.fixture(scope="module")

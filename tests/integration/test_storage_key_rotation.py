@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, VENV_BIN, free_port, run_playbook
+from conftest import ROOT, run_playbook, start_moto
 from cvat_standin.harness import ADMIN, ADMIN_PASSWORD, Standin
 
 REGION = "eu-west-1"
@@ -43,21 +43,8 @@ class AuthMoto:
     """A moto server of its own that checks signatures and IAM policies after the first few calls."""
 
     def __init__(self):
-        self.port = free_port()
-        env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(UNSIGNED_SETUP_CALLS)}
-        self.proc = subprocess.Popen([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.time() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=2).read()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.time() > deadline:
-                    self.proc.kill()
-                    raise RuntimeError("moto_server did not start")
-                time.sleep(0.2)
+        self.server = start_moto(env={"INITIAL_NO_AUTH_ACTION_COUNT": str(UNSIGNED_SETUP_CALLS)})
+        self.port, self.proc, self.url = self.server.port, self.server.proc, self.server.url
         iam = self.client("iam", "unsigned", "unsigned")
         iam.create_user(UserName="admin")
         iam.put_user_policy(UserName="admin", PolicyName="all", PolicyDocument=json.dumps(
